@@ -1,0 +1,85 @@
+"""Atomic writes, safe checkpoint loading and the stage entry point.
+
+A stage killed half-way must never leave a file that looks complete: everything is written
+to a temporary name in the same folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fewshot.errors import DataError, FewshotError
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `path`; rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder that replaces `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def save_state(path: str | Path, module: torch.nn.Module) -> None:
+    """Save a `state_dict` (tensors only) atomically."""
+    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(path: str | Path, module: torch.nn.Module) -> torch.nn.Module:
+    """Load a `state_dict` with `weights_only=True`: a checkpoint can never run code."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: checkpoint not found (run the stage that trains it first)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+    except (RuntimeError, EOFError, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a checkpoint for {type(module).__name__} ({exc})") from None
+    return module
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a stage; input errors end it with one clear line and exit status 2."""
+    try:
+        main()
+    except FewshotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,131 @@
+"""The recipe's conditional DCGAN and the two classifiers, written to read like the recipe."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+N_CLASSES = 10
+
+
+def one_hot(labels: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(labels, N_CLASSES).float()
+
+
+class Generator(nn.Module):
+    """Noise + one-hot label as 110 channels at 1x1, upsampled 1 -> 2 -> 4 -> 8 -> 14 -> 28."""
+
+    def __init__(self, noise_dim: int = 100, base_channels: int = 64) -> None:
+        super().__init__()
+        self.noise_dim = noise_dim
+        c = base_channels
+
+        def up(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> list[nn.Module]:
+            return [
+                nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+
+        self.net = nn.Sequential(
+            *up(noise_dim + N_CLASSES, c * 8, 2, 1, 0),  # 1 -> 2
+            *up(c * 8, c * 4, 4, 2, 1),  # 2 -> 4
+            *up(c * 4, c * 2, 4, 2, 1),  # 4 -> 8
+            *up(c * 2, c, 2, 2, 1),  # 8 -> 14
+            nn.ConvTranspose2d(c, 1, 4, 2, 1, bias=False),  # 14 -> 28
+            nn.Tanh(),
+        )
+
+    def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        cond = one_hot(labels)[:, :, None, None]
+        return self.net(torch.cat([noise.view(len(noise), -1, 1, 1), cond], dim=1))
+
+
+class Discriminator(nn.Module):
+    """Image + one-hot label broadcast as 10 extra channels; a raw score out (no sigmoid).
+
+    The loss decides what the score means: MSE against 0/1 (LSGAN, the recipe) or
+    BCE-with-logits, which is the DCGAN's sigmoid + BCE in one numerically stable step.
+    """
+
+    def __init__(self, base_channels: int = 64) -> None:
+        super().__init__()
+        c = base_channels * 2  # 128 / 256 / 512 at the recipe's 64
+        self.net = nn.Sequential(
+            nn.Conv2d(1 + N_CLASSES, c, 4, 2, 1, bias=False),  # 28 -> 14
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(c, c * 2, 4, 2, 1, bias=False),  # 14 -> 7
+            nn.BatchNorm2d(c * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(c * 2, c * 4, 3, 2, 1, bias=False),  # 7 -> 4
+            nn.BatchNorm2d(c * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(c * 4, 1, 4, 1, 0, bias=False),  # 4 -> 1
+        )
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        cond = one_hot(labels)[:, :, None, None].expand(-1, -1, *images.shape[2:])
+        return self.net(torch.cat([images, cond], dim=1)).view(-1)
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN weight init: conv weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class MLP(nn.Module):
+    """The recipe's classifier: 784-400-200-100-10 with ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(28 * 28, 400),
+            nn.ReLU(),
+            nn.Linear(400, 200),
+            nn.ReLU(),
+            nn.Linear(200, 100),
+            nn.ReLU(),
+            nn.Linear(100, N_CLASSES),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class LeNet(nn.Module):
+    """LeNet-style CNN: conv 6 and 16 channels (3x3) with max-pooling, then FC 120-84-10."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 3),  # 28 -> 26
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # -> 13
+            nn.Conv2d(6, 16, 3),  # -> 11
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # -> 5
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, N_CLASSES),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+CLASSIFIERS = {"mlp": MLP, "lenet": LeNet}
+
+
+def build_classifier(arch: str) -> nn.Module:
+    return CLASSIFIERS[arch]()

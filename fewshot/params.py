@@ -1,0 +1,151 @@
+"""Load `params.yaml` and validate every key before a stage does any work.
+
+Every stage validates the whole file, not only its own section, so a typo passed with
+`dvc exp run -S cgan.epoch=5` fails at the first stage instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fewshot.errors import ParamError
+
+DATASETS = ("mnist", "fashion-mnist")
+# Smallest training-class count per dataset: the upper bound for n_per_class.
+MIN_CLASS_COUNT = {"mnist": 5421, "fashion-mnist": 6000}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf of the schema: its type and the values it may take."""
+
+    kind: type
+    low: float | None = None  # inclusive
+    high: float | None = None  # inclusive
+    choices: tuple[str, ...] | None = None
+    positive: bool = False  # strictly > 0, for rates
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        name = {int: "an integer", float: "a number", str: "a string"}[self.kind]
+        if self.positive:
+            return f"{name} > 0"
+        if self.low is not None and self.high is not None:
+            return f"{name} between {self.low:g} and {self.high:g}"
+        if self.low is not None:
+            return f"{name} >= {self.low:g}"
+        return name
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool):  # YAML `yes` must not pass as 1
+            return False
+        if self.kind is float:
+            ok_type = isinstance(value, (int, float))
+        else:
+            ok_type = isinstance(value, self.kind)
+        if not ok_type:
+            return False
+        if self.choices is not None and value not in self.choices:
+            return False
+        if self.positive and not value > 0:
+            return False
+        if self.low is not None and value < self.low:
+            return False
+        return self.high is None or value <= self.high
+
+
+def _int(low: int = 1, high: int | None = None) -> Field:
+    return Field(int, low=low, high=high)
+
+
+def _rate() -> Field:
+    return Field(float, positive=True)
+
+
+SCHEMA: dict[str, Any] = {
+    "seed": _int(0),
+    "n_per_class": _int(1),
+    "device": Field(str, choices=("auto", "cpu", "cuda")),
+    "data": {
+        "dataset": Field(str, choices=DATASETS),
+        "subset": Field(str, choices=("first", "random")),
+    },
+    "cgan": {
+        "epochs": _int(1),
+        "batch_size": _int(1),
+        "noise_dim": _int(1),
+        "base_channels": _int(1),
+        "loss": Field(str, choices=("lsgan", "bce")),
+        "lr": _rate(),
+        "beta1": Field(float, low=0.0, high=0.999999),
+        "beta2": Field(float, low=0.0, high=0.999999),
+        "weight_decay": Field(float, low=0.0),
+        "sample_every": _int(1),
+    },
+    "generate": {
+        "per_class": _int(1),
+        "batch_size": _int(1),
+    },
+    "classifier": {
+        "arch": Field(str, choices=("mlp", "lenet")),
+        "epochs": _int(1),
+        "batch_size": _int(1),
+        "lr": _rate(),
+    },
+    "evaluate": {
+        "batch_size": _int(1),
+        "n_misclassified": _int(0, 400),
+    },
+}
+
+
+def _validate(tree: Any, schema: dict[str, Any], prefix: str, source: str) -> None:
+    if not isinstance(tree, dict):
+        where = f"'{prefix.rstrip('.')}'" if prefix else "the top level"
+        raise ParamError(f"{source}: {where} must be a mapping, got {tree!r}")
+    unknown = sorted(set(tree) - set(schema))
+    if unknown:
+        key = prefix + str(unknown[0])
+        allowed = ", ".join(prefix + k for k in schema)
+        raise ParamError(f"{source}: unknown key '{key}'. Allowed keys here: {allowed}")
+    for key, spec in schema.items():
+        name = prefix + key
+        if key not in tree:
+            raise ParamError(f"{source}: missing key '{name}'")
+        value = tree[key]
+        if isinstance(spec, dict):
+            _validate(value, spec, name + ".", source)
+        elif not spec.accepts(value):
+            raise ParamError(f"{source}: '{name}' = {value!r} is invalid: expected {spec.describe()}")
+
+
+def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:
+    """Check types, ranges, allowed values and unknown keys; return the params unchanged."""
+    _validate(params, SCHEMA, "", source)
+    dataset = params["data"]["dataset"]
+    bound = MIN_CLASS_COUNT[dataset]
+    if params["n_per_class"] > bound:
+        raise ParamError(
+            f"{source}: 'n_per_class' = {params['n_per_class']} is invalid: expected an integer "
+            f"between 1 and {bound}, the smallest training-class count of {dataset}"
+        )
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Read params with `yaml.safe_load` and validate them."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ParamError(f"{path}: file not found (run from the repository root)") from None
+    try:
+        params = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParamError(f"{path}: not valid YAML: {exc}") from None
+    return validate_params(params, source=str(path))

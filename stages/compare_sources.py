@@ -1,0 +1,42 @@
+"""Stage 7: one table comparing the training sources on the real test set.
+
+Beside each real-test accuracy sits the accuracy on the model's own training data, the
+number the blog reported, so the gap between the two is visible in every run.
+"""
+
+import json
+
+import pandas as pd
+
+from fewshot import paths
+from fewshot.io import atomic_path, run
+from fewshot.params import load_params
+
+
+def main() -> None:
+    params = load_params()
+    rows = []
+    for source in paths.SOURCES:
+        test = json.loads(paths.eval_metrics(source).read_text())
+        train = json.loads((paths.classifier_live(source) / "metrics.json").read_text())
+        rows.append({
+            "source": source,
+            "training images": int(train["n_train"]),
+            "accuracy on own training data": train["accuracy_on_own_training_data"],
+            "accuracy on real test set": test["accuracy"],
+            "test images": test["test_images"],
+        })
+    table = pd.DataFrame(rows)
+    title = (f"{params['classifier']['arch']} on {params['data']['dataset']}, "
+             f"{params['n_per_class']} real images per class, seed {params['seed']}")
+    markdown = f"### {title}\n\n" + table.to_markdown(index=False, floatfmt=".4f") + "\n"
+    with atomic_path(paths.METRICS / "summary.md") as tmp:
+        tmp.write_text(markdown)
+    with atomic_path(paths.PLOTS / "summary" / "accuracy.csv") as tmp:
+        table[["source", "accuracy on real test set"]].rename(
+            columns={"accuracy on real test set": "accuracy"}).to_csv(tmp, index=False)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    run(main)

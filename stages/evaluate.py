@@ -1,0 +1,60 @@
+"""Stage 6: evaluate one classifier on the REAL test split, the only stage that reads it.
+
+Before predicting, the test files are verified against the dataset's SHA-256 sums, so a
+wrong file (the training subset, the synthetic folder, another dataset) fails loudly.
+"""
+
+import argparse
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+from fewshot import paths
+from fewshot.data import N_CLASSES, load_split, to_model_input
+from fewshot.figures import save_misclassified
+from fewshot.io import atomic_path, load_state, run, write_json
+from fewshot.models import build_classifier
+from fewshot.params import load_params
+from fewshot.training import predict, resolve_device
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", choices=paths.SOURCES, required=True)
+    source = parser.parse_args().source
+    params = load_params()
+    dataset = params["data"]["dataset"]
+    device = resolve_device(params["device"])
+    images, labels = load_split(paths.RAW_DIR, "test", checksum_file=paths.checksum_file(dataset))
+    model = load_state(paths.classifier_file(source), build_classifier(params["classifier"]["arch"]))
+    with torch.no_grad():
+        pred = predict(model.to(device), to_model_input(images, device),
+                       params["evaluate"]["batch_size"]).cpu().numpy()
+
+    matrix = confusion_matrix(labels, pred, labels=range(N_CLASSES))
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(1), 1)
+    accuracy = accuracy_score(labels, pred)
+    write_json(paths.eval_metrics(source), {
+        "dataset": dataset,
+        "test_images": len(labels),
+        "accuracy": round(float(accuracy), 6),
+        "macro_f1": round(float(f1_score(labels, pred, average="macro")), 6),
+        "per_class_accuracy": {str(c): round(float(a), 6) for c, a in enumerate(per_class)},
+    })
+    plots = paths.PLOTS / "evaluate"
+    for name, frame in {
+        f"confusion/{source}.csv": pd.DataFrame({"actual": labels, "predicted": pred}),
+        f"per_class/{source}.csv": pd.DataFrame({"class": range(N_CLASSES), "accuracy": per_class}),
+    }.items():
+        with atomic_path(plots / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    wrong = np.flatnonzero(pred != labels)[: params["evaluate"]["n_misclassified"]]
+    save_misclassified(plots / f"misclassified/{source}.png", images[wrong], labels[wrong],
+                       pred[wrong], f"{source}: first {len(wrong)} misclassified real test images")
+    print(f"{source}: accuracy {accuracy:.2%} on {len(labels)} real {dataset} test images")
+
+
+if __name__ == "__main__":
+    run(main)
