@@ -18,7 +18,7 @@ from fewshot.io import atomic_path  # noqa: E402
 
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int) -> Image.Image:
     """uint8 images (N, 28, 28) as one grey grid, `nrow` images per row."""
-    x = torch.as_tensor(np.asarray(images)).unsqueeze(1)
+    x = torch.as_tensor(images).cpu().unsqueeze(1)
     grid = make_grid(x, nrow=nrow, padding=2, pad_value=255)
     return Image.fromarray(grid[0].cpu().numpy())
 

@@ -121,7 +121,9 @@ def _validate(tree: Any, schema: dict[str, Any], prefix: str, source: str) -> No
         if isinstance(spec, dict):
             _validate(value, spec, name + ".", source)
         elif not spec.accepts(value):
-            raise ParamError(f"{source}: '{name}' = {value!r} is invalid: expected {spec.describe()}")
+            raise ParamError(
+                f"{source}: '{name}' = {value!r} is invalid: expected {spec.describe()}"
+            )
 
 
 def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:

@@ -103,7 +103,11 @@ def train_cgan(
 ) -> None:
     """The recipe's loop: per batch, one D step on real + fake, then one G step."""
     criterion = gan_loss(cfg["loss"])
-    adam = {"lr": cfg["lr"], "betas": (cfg["beta1"], cfg["beta2"]), "weight_decay": cfg["weight_decay"]}
+    adam = {
+        "lr": cfg["lr"],
+        "betas": (cfg["beta1"], cfg["beta2"]),
+        "weight_decay": cfg["weight_decay"],
+    }
     opt_g = torch.optim.Adam(netg.parameters(), **adam)
     opt_d = torch.optim.Adam(netd.parameters(), **adam)
     steps = -(-len(images) // cfg["batch_size"])

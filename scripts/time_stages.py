@@ -18,8 +18,9 @@ import torch
 
 
 def stage_names() -> list[str]:
-    out = subprocess.run(["dvc", "stage", "list", "--name-only"], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["dvc", "stage", "list", "--name-only"], check=True, capture_output=True, text=True
+    ).stdout
     return out.split()
 
 
@@ -40,8 +41,17 @@ def main() -> None:
         seconds = time.perf_counter() - start
         total += seconds
         rows.append(f"| {name} | {seconds:.1f} |")
-    table = "\n".join([f"Wall time per stage on {machine()}:", "", "| stage | seconds |",
-                       "|:--|--:|", *rows, f"| **total** | **{total:.1f}** |", ""])
+    table = "\n".join(
+        [
+            f"Wall time per stage on {machine()}:",
+            "",
+            "| stage | seconds |",
+            "|:--|--:|",
+            *rows,
+            f"| **total** | **{total:.1f}** |",
+            "",
+        ]
+    )
     print(table)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,22 +19,27 @@ def main() -> None:
     for source in paths.SOURCES:
         test = json.loads(paths.eval_metrics(source).read_text())
         train = json.loads((paths.classifier_live(source) / "metrics.json").read_text())
-        rows.append({
-            "source": source,
-            "training images": int(train["n_train"]),
-            "accuracy on own training data": train["accuracy_on_own_training_data"],
-            "accuracy on real test set": test["accuracy"],
-            "test images": test["test_images"],
-        })
+        rows.append(
+            {
+                "source": source,
+                "training images": int(train["n_train"]),
+                "accuracy on own training data": train["accuracy_on_own_training_data"],
+                "accuracy on real test set": test["accuracy"],
+                "test images": test["test_images"],
+            }
+        )
     table = pd.DataFrame(rows)
-    title = (f"{params['classifier']['arch']} on {params['data']['dataset']}, "
-             f"{params['n_per_class']} real images per class, seed {params['seed']}")
+    title = (
+        f"{params['classifier']['arch']} on {params['data']['dataset']}, "
+        f"{params['n_per_class']} real images per class, seed {params['seed']}"
+    )
     markdown = f"### {title}\n\n" + table.to_markdown(index=False, floatfmt=".4f") + "\n"
     with atomic_path(paths.METRICS / "summary.md") as tmp:
         tmp.write_text(markdown)
     with atomic_path(paths.PLOTS / "summary" / "accuracy.csv") as tmp:
         table[["source", "accuracy on real test set"]].rename(
-            columns={"accuracy on real test set": "accuracy"}).to_csv(tmp, index=False)
+            columns={"accuracy on real test set": "accuracy"}
+        ).to_csv(tmp, index=False)
     print(markdown)
 
 

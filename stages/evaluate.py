@@ -12,7 +12,7 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from fewshot import paths
-from fewshot.data import N_CLASSES, load_split, to_model_input
+from fewshot.data import N_CLASSES, load_split, to_classifier_input
 from fewshot.figures import save_misclassified
 from fewshot.io import atomic_path, load_state, run, write_json
 from fewshot.models import build_classifier
@@ -28,21 +28,33 @@ def main() -> None:
     dataset = params["data"]["dataset"]
     device = resolve_device(params["device"])
     images, labels = load_split(paths.RAW_DIR, "test", checksum_file=paths.checksum_file(dataset))
-    model = load_state(paths.classifier_file(source), build_classifier(params["classifier"]["arch"]))
+    model = load_state(
+        paths.classifier_file(source), build_classifier(params["classifier"]["arch"])
+    )
     with torch.no_grad():
-        pred = predict(model.to(device), to_model_input(images, device),
-                       params["evaluate"]["batch_size"]).cpu().numpy()
+        pred = (
+            predict(
+                model.to(device),
+                to_classifier_input(images, device),
+                params["evaluate"]["batch_size"],
+            )
+            .cpu()
+            .numpy()
+        )
 
     matrix = confusion_matrix(labels, pred, labels=range(N_CLASSES))
     per_class = matrix.diagonal() / np.maximum(matrix.sum(1), 1)
     accuracy = accuracy_score(labels, pred)
-    write_json(paths.eval_metrics(source), {
-        "dataset": dataset,
-        "test_images": len(labels),
-        "accuracy": round(float(accuracy), 6),
-        "macro_f1": round(float(f1_score(labels, pred, average="macro")), 6),
-        "per_class_accuracy": {str(c): round(float(a), 6) for c, a in enumerate(per_class)},
-    })
+    write_json(
+        paths.eval_metrics(source),
+        {
+            "dataset": dataset,
+            "test_images": len(labels),
+            "accuracy": round(float(accuracy), 6),
+            "macro_f1": round(float(f1_score(labels, pred, average="macro")), 6),
+            "per_class_accuracy": {str(c): round(float(a), 6) for c, a in enumerate(per_class)},
+        },
+    )
     plots = paths.PLOTS / "evaluate"
     for name, frame in {
         f"confusion/{source}.csv": pd.DataFrame({"actual": labels, "predicted": pred}),
@@ -51,8 +63,13 @@ def main() -> None:
         with atomic_path(plots / name) as tmp:
             frame.to_csv(tmp, index=False)
     wrong = np.flatnonzero(pred != labels)[: params["evaluate"]["n_misclassified"]]
-    save_misclassified(plots / f"misclassified/{source}.png", images[wrong], labels[wrong],
-                       pred[wrong], f"{source}: first {len(wrong)} misclassified real test images")
+    save_misclassified(
+        plots / f"misclassified/{source}.png",
+        images[wrong],
+        labels[wrong],
+        pred[wrong],
+        f"{source}: first {len(wrong)} misclassified real test images",
+    )
     print(f"{source}: accuracy {accuracy:.2%} on {len(labels)} real {dataset} test images")
 
 

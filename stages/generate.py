@@ -39,8 +39,10 @@ def main() -> None:
                 images = to_uint8(sample(netg, noise, labels)).cpu().numpy()
                 jobs.append(pool.apply_async(write_pngs, (folder, first, images)))
         written = sum(job.get() for job in tqdm(jobs, desc="generate", unit="batch"))
-    print(f"wrote {written} PNGs ({per_class} per class) on {device} "
-          f"in {time.perf_counter() - start:.1f} s -> {paths.SYNTHETIC_DIR}/")
+    print(
+        f"wrote {written} PNGs ({per_class} per class) on {device} "
+        f"in {time.perf_counter() - start:.1f} s -> {paths.SYNTHETIC_DIR}/"
+    )
 
 
 if __name__ == "__main__":

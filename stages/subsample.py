@@ -27,8 +27,10 @@ def main() -> None:
         shown = np.concatenate([indices[c * n : c * n + min(n, 10)] for c in range(N_CLASSES)])
         image_grid(images[shown], nrow=min(n, 10)).save(tmp / "preview.png")
     counts = np.bincount(labels[indices], minlength=N_CLASSES)
-    print(f"kept {len(indices)} of {len(labels)} training images ({params['data']['subset']}): "
-          f"{counts.tolist()} per class -> {paths.REAL_DIR}/")
+    print(
+        f"kept {len(indices)} of {len(labels)} training images ({params['data']['subset']}): "
+        f"{counts.tolist()} per class -> {paths.REAL_DIR}/"
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from dvclive import Live
 from tqdm import tqdm
 
 from fewshot import paths
-from fewshot.data import load_subset, to_model_input, to_uint8
+from fewshot.data import load_subset, to_gan_input, to_uint8
 from fewshot.figures import image_grid
 from fewshot.io import run, save_state
 from fewshot.params import load_params
@@ -31,15 +31,16 @@ def main() -> None:
     device = resolve_device(params["device"])
     images, labels, _ = load_subset(paths.SUBSET_FILE)
     gen = seeded_generator(params["seed"], device)
-    x, y = to_model_input(images, device), torch.from_numpy(labels).to(device)
+    x, y = to_gan_input(images, device), torch.from_numpy(labels).to(device)
     netg, netd = build_cgan(cfg, device)
     grid_gen = torch.Generator(device=device).manual_seed(params["seed"] + 1)
     grid_noise, grid_labels = fixed_sample_inputs(cfg["noise_dim"], 10, grid_gen)
 
     start = time.perf_counter()
-    with Live(str(paths.CGAN_LIVE), dvcyaml=False, save_dvc_exp=False) as live, tqdm(
-        total=cfg["epochs"], desc="train_cgan", unit="epoch"
-    ) as bar:
+    with (
+        Live(str(paths.CGAN_LIVE), dvcyaml=False, save_dvc_exp=False) as live,
+        tqdm(total=cfg["epochs"], desc="train_cgan", unit="epoch") as bar,
+    ):
 
         def log(epoch: int, stats: dict[str, float]) -> None:
             live.step = epoch
@@ -54,8 +55,10 @@ def main() -> None:
 
         train_cgan(netg, netd, x, y, cfg, gen, on_epoch=log)
     save_state(paths.GENERATOR, netg)
-    print(f"trained on {len(x)} images for {cfg['epochs']} epochs on {device} "
-          f"in {time.perf_counter() - start:.1f} s -> {paths.GENERATOR}")
+    print(
+        f"trained on {len(x)} images for {cfg['epochs']} epochs on {device} "
+        f"in {time.perf_counter() - start:.1f} s -> {paths.GENERATOR}"
+    )
 
 
 if __name__ == "__main__":

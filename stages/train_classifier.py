@@ -13,7 +13,7 @@ from dvclive import Live
 from tqdm import tqdm
 
 from fewshot import paths
-from fewshot.data import load_image_folder, load_subset, to_model_input
+from fewshot.data import load_image_folder, load_subset, to_classifier_input
 from fewshot.io import run, save_state
 from fewshot.models import build_classifier
 from fewshot.params import load_params
@@ -39,12 +39,13 @@ def main() -> None:
     device = resolve_device(params["device"])
     images, labels = load_source(source)
     gen = seeded_generator(params["seed"], device)
-    x, y = to_model_input(images, device), torch.from_numpy(labels).to(device)
+    x, y = to_classifier_input(images, device), torch.from_numpy(labels).to(device)
     model = build_classifier(cfg["arch"]).to(device)
 
-    with Live(str(paths.classifier_live(source)), dvcyaml=False, save_dvc_exp=False) as live, tqdm(
-        total=cfg["epochs"], desc=f"train_classifier@{source}", unit="epoch"
-    ) as bar:
+    with (
+        Live(str(paths.classifier_live(source)), dvcyaml=False, save_dvc_exp=False) as live,
+        tqdm(total=cfg["epochs"], desc=f"train_classifier@{source}", unit="epoch") as bar,
+    ):
 
         def log(epoch: int, stats: dict[str, float]) -> None:
             live.step = epoch
@@ -59,8 +60,10 @@ def main() -> None:
         live.log_metric("accuracy_on_own_training_data", own_accuracy, plot=False)
         live.log_metric("n_train", len(x), plot=False)
     save_state(paths.classifier_file(source), model)
-    print(f"{cfg['arch']} on {source} ({len(x)} images): {own_accuracy:.2%} on its own "
-          f"training data -> {paths.classifier_file(source)}")
+    print(
+        f"{cfg['arch']} on {source} ({len(x)} images): {own_accuracy:.2%} on its own "
+        f"training data -> {paths.classifier_file(source)}"
+    )
 
 
 if __name__ == "__main__":

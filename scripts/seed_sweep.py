@@ -1,0 +1,92 @@
+"""Run the pipeline for several seeds and classifiers with `dvc exp run`; tabulate the spread.
+
+Each run is a DVC experiment (see `dvc exp show`); DVC's run cache reuses the CGAN when only
+the classifier changes. Results are read from each run's metric files and summarised as mean,
+standard deviation, min and max of the real-test accuracy per classifier and training source.
+Needs a clean git workspace, which it restores at the end.
+
+    python scripts/seed_sweep.py --seeds 0 1 2 --archs mlp lenet --out results/seeds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+SOURCES = ("real", "synthetic", "mixed")
+
+
+def sh(*cmd: str) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def run_one(seed: int, arch: str, extra: list[str]) -> list[dict]:
+    sets = [f"seed={seed}", f"classifier.arch={arch}", *extra]
+    cmd = ["dvc", "exp", "run", "--force", "-n", f"{arch}-seed{seed}"]
+    for item in sets:
+        cmd += ["-S", item]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    rows = []
+    for source in SOURCES:
+        test = json.loads(Path(f"metrics/evaluate/{source}.json").read_text())
+        own = json.loads(Path(f"dvclive/train_classifier/{source}/metrics.json").read_text())
+        rows.append(
+            {
+                "classifier": arch,
+                "seed": seed,
+                "source": source,
+                "real_test_accuracy": test["accuracy"],
+                "own_training_data_accuracy": own["accuracy_on_own_training_data"],
+            }
+        )
+    return rows
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    grouped = runs.groupby(["classifier", "source"], sort=False)
+    table = grouped["real_test_accuracy"].agg(["mean", "std", "min", "max", "count"])
+    table["own training data (mean)"] = grouped["own_training_data_accuracy"].mean()
+    return table.rename(columns={"count": "runs"}).reset_index()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--archs", nargs="+", default=["mlp", "lenet"])
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra params for every run, as `dvc exp run -S`",
+    )
+    parser.add_argument("--out", type=Path, default=Path("results/seeds"))
+    args = parser.parse_args()
+    if sh("git", "status", "--porcelain", "--untracked-files=no").strip():
+        sys.exit("error: the git workspace has uncommitted changes; commit or stash them first")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    try:
+        for arch in args.archs:
+            for seed in args.seeds:
+                rows += run_one(seed, arch, args.set)
+                # Written after every run, so an interrupted sweep keeps what it measured.
+                pd.DataFrame(rows).to_csv(args.out.with_suffix(".csv"), index=False)
+    finally:  # back to the committed state; the experiments stay in `dvc exp show`
+        subprocess.run(["git", "checkout", "--", "."], check=True)
+        subprocess.run(["dvc", "checkout", "--quiet"], check=False)
+    runs = pd.DataFrame(rows)
+    table = summarise(runs)
+    markdown = table.to_markdown(index=False, floatfmt=".4f")
+    args.out.with_suffix(".md").write_text(markdown + "\n")
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
