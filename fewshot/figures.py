@@ -11,13 +11,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from fewshot.io import atomic_path  # noqa: E402
 
 
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int) -> Image.Image:
     """uint8 images (N, 28, 28) as one grey grid, `nrow` images per row."""
+    from torchvision.utils import make_grid  # imported here: evaluate needs no torchvision
+
     x = torch.as_tensor(images).cpu().unsqueeze(1)
     grid = make_grid(x, nrow=nrow, padding=2, pad_value=255)
     return Image.fromarray(grid[0].cpu().numpy())

@@ -6,8 +6,10 @@ to a temporary name in the same folder and renamed into place.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -57,10 +59,16 @@ def write_json(path: str | Path, data: Any) -> None:
 
 
 def save_state(path: str | Path, module: torch.nn.Module) -> None:
-    """Save a `state_dict` (tensors only) atomically."""
+    """Save a `state_dict` (tensors only) atomically and byte-for-byte reproducibly.
+
+    Saving through a buffer keeps the temporary file's name out of the zip archive, so the same
+    weights always give the same bytes (and the same DVC hash).
+    """
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_state(path: str | Path, module: torch.nn.Module) -> torch.nn.Module:
@@ -71,7 +79,7 @@ def load_state(path: str | Path, module: torch.nn.Module) -> torch.nn.Module:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         module.load_state_dict(state)
-    except (RuntimeError, EOFError, KeyError, ValueError) as exc:
+    except (RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as exc:
         raise DataError(f"{path}: not a checkpoint for {type(module).__name__} ({exc})") from None
     return module
 

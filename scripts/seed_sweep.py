@@ -55,6 +55,14 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"count": "runs"}).reset_index()
 
 
+def write_summary(runs: pd.DataFrame, out: Path) -> None:
+    runs = runs.sort_values(["classifier", "seed", "source"], kind="stable")
+    runs.to_csv(out.with_suffix(".csv"), index=False)
+    markdown = summarise(runs).to_markdown(index=False, floatfmt=".4f")
+    out.with_suffix(".md").write_text(markdown + "\n")
+    print(markdown)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -67,7 +75,18 @@ def main() -> None:
         help="extra params for every run, as `dvc exp run -S`",
     )
     parser.add_argument("--out", type=Path, default=Path("results/seeds"))
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        nargs="+",
+        metavar="CSV",
+        help="run nothing: merge per-run CSVs written by earlier sweeps (run in parallel, say)",
+    )
     args = parser.parse_args()
+    if args.summarise:
+        runs = pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True)
+        write_summary(runs, args.out)
+        return
     if sh("git", "status", "--porcelain", "--untracked-files=no").strip():
         sys.exit("error: the git workspace has uncommitted changes; commit or stash them first")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -81,11 +100,7 @@ def main() -> None:
     finally:  # back to the committed state; the experiments stay in `dvc exp show`
         subprocess.run(["git", "checkout", "--", "."], check=True)
         subprocess.run(["dvc", "checkout", "--quiet"], check=False)
-    runs = pd.DataFrame(rows)
-    table = summarise(runs)
-    markdown = table.to_markdown(index=False, floatfmt=".4f")
-    args.out.with_suffix(".md").write_text(markdown + "\n")
-    print(markdown)
+    write_summary(pd.DataFrame(rows), args.out)
 
 
 if __name__ == "__main__":

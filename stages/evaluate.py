@@ -12,12 +12,12 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from fewshot import paths
-from fewshot.data import N_CLASSES, load_split, to_classifier_input
+from fewshot.data import N_CLASSES, load_split
 from fewshot.figures import save_misclassified
 from fewshot.io import atomic_path, load_state, run, write_json
 from fewshot.models import build_classifier
 from fewshot.params import load_params
-from fewshot.training import predict, resolve_device
+from fewshot.training import predict, resolve_device, to_classifier_input
 
 
 def main() -> None:

@@ -11,12 +11,12 @@ import torch
 from tqdm import tqdm
 
 from fewshot import paths
-from fewshot.data import N_CLASSES, to_uint8
+from fewshot.data import N_CLASSES
 from fewshot.io import atomic_dir, load_state, run
 from fewshot.models import Generator
 from fewshot.params import load_params
 from fewshot.pngio import png_pool, write_pngs
-from fewshot.training import resolve_device, sample, seeded_generator
+from fewshot.training import resolve_device, sample, seeded_generator, to_uint8
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from dvclive import Live
 from tqdm import tqdm
 
 from fewshot import paths
-from fewshot.data import load_subset, to_gan_input, to_uint8
+from fewshot.data import load_subset
 from fewshot.figures import image_grid
 from fewshot.io import run, save_state
 from fewshot.params import load_params
@@ -21,6 +21,8 @@ from fewshot.training import (
     resolve_device,
     sample,
     seeded_generator,
+    to_gan_input,
+    to_uint8,
     train_cgan,
 )
 

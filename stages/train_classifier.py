@@ -13,11 +13,17 @@ from dvclive import Live
 from tqdm import tqdm
 
 from fewshot import paths
-from fewshot.data import load_image_folder, load_subset, to_classifier_input
+from fewshot.data import load_image_folder, load_subset
 from fewshot.io import run, save_state
 from fewshot.models import build_classifier
 from fewshot.params import load_params
-from fewshot.training import predict, resolve_device, seeded_generator, train_classifier
+from fewshot.training import (
+    predict,
+    resolve_device,
+    seeded_generator,
+    to_classifier_input,
+    train_classifier,
+)
 
 
 def load_source(source: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,39 @@
+# Two commands after `git clone`:  make repro   (the default pipeline)   make test   (the suite)
+# Both create .venv and install the project into it first; re-running them is safe.
+
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+# Offline copies of the data: MNIST from ../shared/mnist when present (see README).
+MNIST_DIR ?= $(wildcard $(abspath ../shared/mnist))
+export MNIST_DIR
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: setup repro test lint dag clean-venv
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+repro: setup
+	$(BIN)/dvc repro
+	@cat metrics/summary.md
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Includes the real-MNIST smoke run (tests/test_pipeline.py) whenever MNIST_DIR is set.
+test: lint
+	$(BIN)/python -m pytest -ra
+
+dag: setup
+	$(BIN)/dvc dag
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,97 @@
+"""params.yaml validation: every bad value is named with what is allowed."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fewshot.errors import ParamError
+from fewshot.params import load_params, validate_params
+from tests.conftest import REPO
+
+DEFAULTS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def with_value(path: str, value) -> dict:
+    params = copy.deepcopy(DEFAULTS)
+    *parents, leaf = path.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    return params
+
+
+def test_committed_defaults_are_valid_and_the_recipe() -> None:
+    params = load_params(REPO / "params.yaml")
+    assert params["n_per_class"] == 100 and params["data"]["subset"] == "first"
+    assert params["cgan"]["loss"] == "lsgan" and params["cgan"]["epochs"] == 100
+    assert params["classifier"]["arch"] == "mlp" and params["generate"]["per_class"] == 1000
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("n_per_class", 0, r"'n_per_class' = 0 is invalid: expected an integer >= 1"),
+        ("n_per_class", -5, r"'n_per_class' = -5 is invalid"),
+        ("n_per_class", 5422, r"'n_per_class' = 5422 .* between 1 and 5421, .* of mnist"),
+        ("n_per_class", 2.5, r"'n_per_class' = 2.5 is invalid: expected an integer"),
+        ("n_per_class", True, r"'n_per_class' = True is invalid"),
+        (
+            "data.dataset",
+            "cifar10",
+            r"'data.dataset' = 'cifar10' .* one of 'mnist', 'fashion-mnist'",
+        ),
+        ("data.subset", "last", r"'data.subset' = 'last' .* one of 'first', 'random'"),
+        ("device", "tpu", r"'device' = 'tpu' .* one of 'auto', 'cpu', 'cuda'"),
+        ("cgan.lr", 0, r"'cgan.lr' = 0 is invalid: expected a number > 0"),
+        ("cgan.loss", "wgan", r"'cgan.loss' = 'wgan' .* one of 'lsgan', 'bce'"),
+        ("cgan.beta1", 1.0, r"'cgan.beta1' = 1.0 is invalid"),
+        ("classifier.arch", "resnet", r"'classifier.arch' = 'resnet' .* 'mlp', 'lenet'"),
+        ("classifier.epochs", "ten", r"'classifier.epochs' = 'ten' is invalid"),
+        ("generate.per_class", 0, r"'generate.per_class' = 0 is invalid"),
+        ("cgan", 5, r"'cgan' must be a mapping"),
+    ],
+)
+def test_bad_values_are_named(path: str, value, message: str) -> None:
+    with pytest.raises(ParamError, match=message):
+        validate_params(with_value(path, value))
+
+
+def test_fashion_mnist_bound_is_its_own() -> None:
+    params = with_value("data.dataset", "fashion-mnist")
+    params["n_per_class"] = 6000
+    validate_params(params)
+    params["n_per_class"] = 6001
+    with pytest.raises(ParamError, match=r"between 1 and 6000, .* of fashion-mnist"):
+        validate_params(params)
+
+
+def test_unknown_key_is_named_with_the_allowed_ones() -> None:
+    params = with_value("cgan.epoch", 5)  # a typo of cgan.epochs, as `dvc exp run -S` allows
+    with pytest.raises(
+        ParamError, match=r"unknown key 'cgan.epoch'. Allowed keys here: .*cgan.epochs"
+    ):
+        validate_params(params)
+    params = copy.deepcopy(DEFAULTS)
+    params["n_per_clas"] = 10
+    with pytest.raises(ParamError, match=r"unknown key 'n_per_clas'"):
+        validate_params(params)
+
+
+def test_missing_key_and_bad_file(tmp_path: Path) -> None:
+    params = copy.deepcopy(DEFAULTS)
+    del params["seed"]
+    with pytest.raises(ParamError, match=r"missing key 'seed'"):
+        validate_params(params)
+    with pytest.raises(ParamError, match=r"file not found"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("seed: [1,\n")
+    with pytest.raises(ParamError, match=r"not valid YAML"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("!!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ParamError, match=r"not valid YAML"):  # safe_load refuses to run code
+        load_params(tmp_path / "params.yaml")

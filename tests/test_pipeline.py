@@ -1,0 +1,211 @@
+"""End to end: the real `dvc repro` in a temporary git + DVC repository on a tiny dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, write_dataset
+
+pytestmark = pytest.mark.e2e
+
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "fewshot", "data/checksums")
+TINY = {
+    "n_per_class": 3,
+    "cgan": {"epochs": 2, "batch_size": 10, "noise_dim": 16, "base_channels": 8, "sample_every": 1},
+    "generate": {"per_class": 6, "batch_size": 16},
+    "classifier": {"epochs": 2, "batch_size": 10},
+    "evaluate": {"batch_size": 25, "n_misclassified": 8},
+}
+N_TEST = 50  # 5 per class, written by write_dataset
+
+
+def sh(cwd: Path, *cmd: str, env: dict | None = None, check: bool = True):
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def merge(base: dict, override: dict) -> dict:
+    for key, value in override.items():
+        base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return base
+
+
+def make_repo(root: Path, data_dir: Path, params: dict) -> tuple[Path, dict]:
+    """A fresh repository holding the project's pipeline, with checksums for `data_dir`."""
+    repo = root / "repo"
+    repo.mkdir()
+    for name in PROJECT_FILES:
+        src, dst = REPO / name, repo / name
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump(merge(defaults, params), sort_keys=False))
+    env = dict(os.environ, MNIST_DIR=str(data_dir), DVC_NO_ANALYTICS="1")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.pop("DVC_EXP_NAME", None)
+    sh(repo, "git", "init", "-q", env=env)
+    sh(repo, "git", "config", "user.email", "test@example.invalid")
+    sh(repo, "git", "config", "user.name", "test")
+    sh(repo, "dvc", "init", "-q", env=env)
+    return repo, env
+
+
+def commit(repo: Path, message: str) -> None:
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", message)
+
+
+@pytest.fixture(scope="module")
+def tiny_repo(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("e2e")
+    sums = write_dataset(root / "mnist")
+    repo, env = make_repo(root, root / "mnist", TINY)
+    shutil.copy(sums, repo / "data/checksums/mnist.sha256")  # the tiny data's own sums
+    commit(repo, "tiny pipeline")
+    return repo, env
+
+
+def declared_outputs(repo: Path) -> list[Path]:
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    outs = [Path(o["path"]) for stage in lock["stages"].values() for o in stage.get("outs", [])]
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())
+    plots = [next(iter(p)) if isinstance(p, dict) else p for p in spec["plots"]]
+    plot_files = [
+        Path(f)
+        for p in spec["plots"]
+        if isinstance(p, dict)
+        for f in next(iter(p.values())).get("y", {})
+    ]
+    plot_paths = [Path(p) for p in plots if "/" in p] + plot_files
+    return outs + [Path(m) for m in spec["metrics"]] + plot_paths
+
+
+def test_repro_noop_and_experiment(tiny_repo) -> None:
+    repo, env = tiny_repo
+    first = sh(repo, "dvc", "repro", env=env)
+    stages = sh(repo, "dvc", "stage", "list", "--name-only", env=env).stdout.split()
+    assert len(stages) == 11
+    for stage in stages:
+        assert f"Running stage '{stage}'" in first.stdout
+
+    for path in declared_outputs(repo):
+        assert (repo / path).exists(), f"declared output {path} was not written"
+    assert len(list((repo / "data/train/synthetic").glob("*/*.png"))) == 10 * 6
+    assert sorted(p.name for p in (repo / "data/train/synthetic").iterdir()) == list("0123456789")
+    for source in ("real", "synthetic", "mixed"):
+        metrics = json.loads((repo / f"metrics/evaluate/{source}.json").read_text())
+        assert metrics["test_images"] == N_TEST
+        assert 0.0 <= metrics["accuracy"] <= 1.0
+        assert set(metrics["per_class_accuracy"]) == {str(c) for c in range(10)}
+    indices = (repo / "data/train/real/indices.csv").read_text().splitlines()
+    assert indices[0] == "train_index,label" and len(indices) == 1 + 30
+    assert "| real " in (repo / "metrics/summary.md").read_text()
+
+    again = sh(repo, "dvc", "repro", env=env)
+    assert "Running stage" not in again.stdout
+    assert "up to date" in sh(repo, "dvc", "status", env=env).stdout
+
+    commit(repo, "baseline results")
+    exp = sh(repo, "dvc", "exp", "run", "-S", "n_per_class=4", env=env)
+    assert "Running stage 'get_data'" not in exp.stdout
+    for stage in stages[1:]:
+        assert f"Running stage '{stage}'" in exp.stdout
+    diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json", env=env).stdout)
+    n_train = diff["dvclive/train_classifier/real/metrics.json"]["n_train"]
+    assert (n_train["old"], n_train["new"]) == (30, 40)
+    params = json.loads(sh(repo, "dvc", "params", "diff", "--json", env=env).stdout)
+    assert params["params.yaml"]["n_per_class"]["new"] == 4
+
+
+def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
+    repo, env = tiny_repo
+    sh(repo, "dvc", "repro", env=env)
+    assert json.loads(sh(repo, "dvc", "status", "--json", env=env).stdout) == {}
+    original = (repo / "params.yaml").read_text()
+    try:
+        for key, value, stale in [
+            ("classifier", {"epochs": 3}, {"train_classifier@"}),  # evaluate follows via the model
+            ("evaluate", {"n_misclassified": 4}, {"evaluate@"}),
+            ("generate", {"per_class": 7}, {"generate"}),
+        ]:
+            params = yaml.safe_load(original)
+            params[key].update(value)
+            (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            status = json.loads(sh(repo, "dvc", "status", "--json", env=env).stdout)
+            assert status, f"changing {key} made no stage stale"
+            assert {name.split("@")[0] + ("@" if "@" in name else "") for name in status} == stale
+    finally:
+        (repo / "params.yaml").write_text(original)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"n_per_class": 0}, "'n_per_class' = 0 is invalid"),
+        ({"n_per_class": 13}, "n_per_class = 13 is more than the 12 training images"),
+        ({"data": {"dataset": "svhn"}}, "'data.dataset' = 'svhn' is invalid"),
+        ({"cgan": {"epoch": 3}}, "unknown key 'cgan.epoch'"),
+    ],
+)
+def test_bad_params_fail_clearly_and_write_nothing(tmp_path, override, message) -> None:
+    sums = write_dataset(tmp_path / "mnist")
+    repo, env = make_repo(
+        tmp_path, tmp_path / "mnist", merge(json.loads(json.dumps(TINY)), override)
+    )
+    shutil.copy(sums, repo / "data/checksums/mnist.sha256")
+    if "n_per_class" in override and override["n_per_class"] > 0:  # needs the data first
+        sh(repo, sys.executable, "-m", "stages.get_data", env=env)
+    result = sh(repo, sys.executable, "-m", "stages.subsample", env=env, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (repo / "data/train").exists()
+
+
+def test_corrupt_data_fails_clearly_and_writes_nothing(tmp_path) -> None:
+    sums = write_dataset(tmp_path / "mnist")
+    repo, env = make_repo(tmp_path, tmp_path / "mnist", TINY)
+    shutil.copy(sums, repo / "data/checksums/mnist.sha256")
+    gz = tmp_path / "mnist/train-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:100])
+    result = sh(repo, sys.executable, "-m", "stages.get_data", env=env, check=False)
+    assert result.returncode == 2
+    assert "train-images-idx3-ubyte.gz: cannot decompress" in result.stderr
+    assert not (repo / "data/raw").exists()
+
+
+SMOKE = {
+    "n_per_class": 5,
+    "cgan": {"epochs": 1, "sample_every": 1},
+    "generate": {"per_class": 20},
+    "classifier": {"epochs": 1},
+}
+
+
+@pytest.mark.skipif(
+    not os.environ.get("MNIST_DIR"),
+    reason="real-MNIST smoke run needs MNIST_DIR (`make test` sets it from ../shared/mnist)",
+)
+def test_real_mnist_smoke(tmp_path) -> None:
+    """The committed checksums, the real files, the recipe's networks: one epoch, end to end."""
+    repo, env = make_repo(tmp_path, Path(os.environ["MNIST_DIR"]), SMOKE)
+    commit(repo, "smoke configuration")
+    sh(repo, "dvc", "repro", env=env)
+    for source in ("real", "synthetic", "mixed"):
+        metrics = json.loads((repo / f"metrics/evaluate/{source}.json").read_text())
+        assert metrics["dataset"] == "mnist" and metrics["test_images"] == 10_000
+        assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert len(list((repo / "data/train/synthetic").glob("*/*.png"))) == 200
