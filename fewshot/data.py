@@ -264,8 +264,11 @@ def select_subset(labels: np.ndarray, n_per_class: int, strategy: str, seed: int
     return np.concatenate(chosen)
 
 
-def save_subset(path: Path, images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> None:
-    np.savez(path, images=images, labels=labels, indices=indices)
+def save_subset(
+    path: Path, images: np.ndarray, labels: np.ndarray, indices: np.ndarray, source_sha256: str
+) -> None:
+    """Save the subset with the SHA-256 of the image file it was drawn from (its provenance)."""
+    np.savez(path, images=images, labels=labels, indices=indices, source_sha256=source_sha256)
 
 
 def load_subset(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -275,6 +278,23 @@ def load_subset(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise DataError(f"{path}: file not found (run the subsample stage first)")
     with np.load(path, allow_pickle=False) as f:
         return f["images"], f["labels"].astype(np.int64), f["indices"]
+
+
+def check_subset_provenance(path: str | Path, checksum_file: str | Path) -> None:
+    """Fail unless the subset was drawn from the dataset's training split (never the test split)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (run the subsample stage first)")
+    sums = read_checksums(checksum_file)
+    with np.load(path, allow_pickle=False) as f:
+        source = str(f["source_sha256"]) if "source_sha256" in f else "unknown"
+    train_name, test_name = SPLIT_FILES["train"][0], SPLIT_FILES["test"][0]
+    if source != sums[train_name]:
+        what = "the TEST split" if source == sums[test_name] else "an unknown file"
+        raise DataError(
+            f"{path}: drawn from {what} (SHA-256 {source}), not from the training split "
+            f"{train_name} ({sums[train_name]}); rerun the subsample stage"
+        )
 
 
 # --- synthetic ImageFolder ---------------------------------------------------------------

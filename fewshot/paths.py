@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+PARAMS_CHECKED = Path("data/params-checked.txt")
 CHECKSUM_DIR = Path("data/checksums")
 RAW_DIR = Path("data/raw")
 TRAIN_DIR = Path("data/train")  # every training source lives under here

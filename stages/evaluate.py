@@ -1,7 +1,8 @@
 """Stage 6: evaluate one classifier on the REAL test split, the only stage that reads it.
 
 Before predicting, the test files are verified against the dataset's SHA-256 sums, so a
-wrong file (the training subset, the synthetic folder, another dataset) fails loudly.
+wrong file (the training subset, the synthetic folder, another dataset) fails loudly, and the
+real subset must prove it was drawn from the training split.
 """
 
 import argparse
@@ -12,7 +13,7 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from fewshot import paths
-from fewshot.data import N_CLASSES, load_split
+from fewshot.data import N_CLASSES, check_subset_provenance, load_split
 from fewshot.figures import save_misclassified
 from fewshot.io import atomic_path, load_state, run, write_json
 from fewshot.models import build_classifier
@@ -27,7 +28,9 @@ def main() -> None:
     params = load_params()
     dataset = params["data"]["dataset"]
     device = resolve_device(params["device"])
-    images, labels = load_split(paths.RAW_DIR, "test", checksum_file=paths.checksum_file(dataset))
+    checksums = paths.checksum_file(dataset)
+    check_subset_provenance(paths.SUBSET_FILE, checksums)
+    images, labels = load_split(paths.RAW_DIR, "test", checksum_file=checksums)
     model = load_state(
         paths.classifier_file(source), build_classifier(params["classifier"]["arch"])
     )

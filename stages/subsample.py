@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from fewshot import paths
-from fewshot.data import N_CLASSES, load_split, save_subset, select_subset
+from fewshot.data import N_CLASSES, SPLIT_FILES, load_split, save_subset, select_subset, sha256_file
 from fewshot.figures import image_grid
 from fewshot.io import atomic_dir, run
 from fewshot.params import load_params
@@ -20,7 +20,8 @@ def main() -> None:
     n = params["n_per_class"]
     indices = select_subset(labels, n, params["data"]["subset"], params["seed"])
     with atomic_dir(paths.REAL_DIR) as tmp:
-        save_subset(tmp / paths.SUBSET_FILE.name, images[indices], labels[indices], indices)
+        source = sha256_file(paths.RAW_DIR / SPLIT_FILES["train"][0])
+        save_subset(tmp / paths.SUBSET_FILE.name, images[indices], labels[indices], indices, source)
         table = pd.DataFrame({"train_index": indices, "label": labels[indices]})
         table.to_csv(tmp / paths.SUBSET_INDICES.name, index=False)
         # Up to 10 real images per class, one row per class, to set beside the GAN's grids.

@@ -169,3 +169,28 @@ def test_scaling_conventions() -> None:
     assert gan.shape == (1, 1, 28, 28) and (gan.min(), gan.max()) == (-1.0, 1.0)
     assert (clf.min(), clf.max()) == (0.0, 1.0)
     assert torch.equal(to_uint8(gan), torch.from_numpy(images))
+
+
+def test_wrong_image_shape_names_file(tmp_path: Path) -> None:
+    images, labels = tiny_split(1, seed=0)
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((10, 32, 32), np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte: expected images of shape"):
+        load_split(tmp_path, "train")
+    write_idx(tmp_path / "train-images-idx3-ubyte", images[:7])
+    with pytest.raises(DataError, match=r"has 7 images but .* has 10 labels"):
+        load_split(tmp_path, "train")
+
+
+def test_subset_provenance(tiny_source, tmp_path: Path) -> None:
+    from fewshot.data import check_subset_provenance, read_checksums, save_subset
+
+    _, sums_file = tiny_source
+    sums = read_checksums(sums_file)
+    images, labels = tiny_split(1, seed=0)
+    subset = tmp_path / "subset.npz"
+    save_subset(subset, images, labels, np.arange(10), sums["train-images-idx3-ubyte"])
+    check_subset_provenance(subset, sums_file)
+    save_subset(subset, images, labels, np.arange(10), sums["t10k-images-idx3-ubyte"])
+    with pytest.raises(DataError, match=r"subset.npz: drawn from the TEST split"):
+        check_subset_provenance(subset, sums_file)

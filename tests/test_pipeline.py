@@ -4,78 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, write_dataset
+from tests.repo import N_TEST, TINY, commit, make_repo, make_tiny_repo, merge, sh
 
 pytestmark = pytest.mark.e2e
-
-PROJECT_FILES = ("dvc.yaml", "params.yaml", "stages", "fewshot", "data/checksums")
-TINY = {
-    "n_per_class": 3,
-    "cgan": {"epochs": 2, "batch_size": 10, "noise_dim": 16, "base_channels": 8, "sample_every": 1},
-    "generate": {"per_class": 6, "batch_size": 16},
-    "classifier": {"epochs": 2, "batch_size": 10},
-    "evaluate": {"batch_size": 25, "n_misclassified": 8},
-}
-N_TEST = 50  # 5 per class, written by write_dataset
-
-
-def sh(cwd: Path, *cmd: str, env: dict | None = None, check: bool = True):
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def merge(base: dict, override: dict) -> dict:
-    for key, value in override.items():
-        base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return base
-
-
-def make_repo(root: Path, data_dir: Path, params: dict) -> tuple[Path, dict]:
-    """A fresh repository holding the project's pipeline, with checksums for `data_dir`."""
-    repo = root / "repo"
-    repo.mkdir()
-    for name in PROJECT_FILES:
-        src, dst = REPO / name, repo / name
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, dst)
-    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
-    (repo / "params.yaml").write_text(yaml.safe_dump(merge(defaults, params), sort_keys=False))
-    env = dict(os.environ, MNIST_DIR=str(data_dir), DVC_NO_ANALYTICS="1")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.pop("DVC_EXP_NAME", None)
-    sh(repo, "git", "init", "-q", env=env)
-    sh(repo, "git", "config", "user.email", "test@example.invalid")
-    sh(repo, "git", "config", "user.name", "test")
-    sh(repo, "dvc", "init", "-q", env=env)
-    return repo, env
-
-
-def commit(repo: Path, message: str) -> None:
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", message)
 
 
 @pytest.fixture(scope="module")
 def tiny_repo(tmp_path_factory) -> tuple[Path, dict]:
-    root = tmp_path_factory.mktemp("e2e")
-    sums = write_dataset(root / "mnist")
-    repo, env = make_repo(root, root / "mnist", TINY)
-    shutil.copy(sums, repo / "data/checksums/mnist.sha256")  # the tiny data's own sums
-    commit(repo, "tiny pipeline")
-    return repo, env
+    return make_tiny_repo(tmp_path_factory.mktemp("e2e"))
 
 
 def declared_outputs(repo: Path) -> list[Path]:
@@ -97,7 +39,7 @@ def test_repro_noop_and_experiment(tiny_repo) -> None:
     repo, env = tiny_repo
     first = sh(repo, "dvc", "repro", env=env)
     stages = sh(repo, "dvc", "stage", "list", "--name-only", env=env).stdout.split()
-    assert len(stages) == 11
+    assert len(stages) == 12 and stages[0] == "check_params"
     for stage in stages:
         assert f"Running stage '{stage}'" in first.stdout
 
@@ -121,7 +63,7 @@ def test_repro_noop_and_experiment(tiny_repo) -> None:
     commit(repo, "baseline results")
     exp = sh(repo, "dvc", "exp", "run", "-S", "n_per_class=4", env=env)
     assert "Running stage 'get_data'" not in exp.stdout
-    for stage in stages[1:]:
+    for stage in stages[2:]:
         assert f"Running stage '{stage}'" in exp.stdout
     diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json", env=env).stdout)
     n_train = diff["dvclive/train_classifier/real/metrics.json"]["n_train"]
@@ -137,9 +79,10 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
     original = (repo / "params.yaml").read_text()
     try:
         for key, value, stale in [
-            ("classifier", {"epochs": 3}, {"train_classifier@"}),  # evaluate follows via the model
-            ("evaluate", {"n_misclassified": 4}, {"evaluate@"}),
-            ("generate", {"per_class": 7}, {"generate"}),
+            # check_params reads every key; evaluate follows a retrained model via its file.
+            ("classifier", {"epochs": 3}, {"check_params", "train_classifier@"}),
+            ("evaluate", {"n_misclassified": 4}, {"check_params", "evaluate@"}),
+            ("generate", {"per_class": 7}, {"check_params", "generate"}),
         ]:
             params = yaml.safe_load(original)
             params[key].update(value)
@@ -161,11 +104,7 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
     ],
 )
 def test_bad_params_fail_clearly_and_write_nothing(tmp_path, override, message) -> None:
-    sums = write_dataset(tmp_path / "mnist")
-    repo, env = make_repo(
-        tmp_path, tmp_path / "mnist", merge(json.loads(json.dumps(TINY)), override)
-    )
-    shutil.copy(sums, repo / "data/checksums/mnist.sha256")
+    repo, env = make_tiny_repo(tmp_path, merge(json.loads(json.dumps(TINY)), override))
     if "n_per_class" in override and override["n_per_class"] > 0:  # needs the data first
         sh(repo, sys.executable, "-m", "stages.get_data", env=env)
     result = sh(repo, sys.executable, "-m", "stages.subsample", env=env, check=False)
@@ -176,9 +115,7 @@ def test_bad_params_fail_clearly_and_write_nothing(tmp_path, override, message) 
 
 
 def test_corrupt_data_fails_clearly_and_writes_nothing(tmp_path) -> None:
-    sums = write_dataset(tmp_path / "mnist")
-    repo, env = make_repo(tmp_path, tmp_path / "mnist", TINY)
-    shutil.copy(sums, repo / "data/checksums/mnist.sha256")
+    repo, env = make_tiny_repo(tmp_path)
     gz = tmp_path / "mnist/train-images-idx3-ubyte.gz"
     gz.write_bytes(gz.read_bytes()[:100])
     result = sh(repo, sys.executable, "-m", "stages.get_data", env=env, check=False)
