@@ -30,7 +30,7 @@ lint: setup
 
 # Includes the real-MNIST smoke run (tests/test_pipeline.py) whenever MNIST_DIR is set.
 test: lint
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=5
 
 dag: setup
 	$(BIN)/dvc dag

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from fewshot.data import SPLIT_FILES, load_subset, read_idx, write_idx
+from fewshot.data import SPLIT_FILES, load_image_folder, load_subset, write_idx
 from tests.conftest import REPO
 from tests.repo import commit, make_tiny_repo, sh
 
@@ -46,7 +46,7 @@ def test_evaluation_refuses_anything_but_the_real_test_split(built) -> None:
         test_images.chmod(0o644)
         for name, fake in [
             ("training subset", images),
-            ("synthetic folder", read_idx(test_images)[::-1].copy()),  # any other images
+            ("synthetic folder", load_image_folder(repo / "data/train/synthetic")[0]),
         ]:
             write_idx(test_images, fake)
             result = sh(
@@ -97,6 +97,23 @@ def test_bad_param_in_an_experiment_changes_no_output(built, setting, message) -
 
 
 # --- faults and determinism --------------------------------------------------------------
+
+
+def test_diverged_training_saves_nothing(built) -> None:
+    repo, env = built
+    params_file, checkpoint = repo / "params.yaml", repo / "models/generator.pt"
+    params, weights = params_file.read_bytes(), checkpoint.read_bytes()
+    diverging = yaml.safe_load(params)
+    diverging["cgan"]["lr"] = 1e30
+    try:
+        params_file.write_text(yaml.safe_dump(diverging, sort_keys=False))
+        result = sh(repo, "python", "-m", "stages.train_cgan", env=env, check=False)
+    finally:
+        params_file.write_bytes(params)
+    assert result.returncode == 2
+    assert re.search(r"diverged: non-finite loss at epoch \d+, step \d+", result.stderr)
+    assert checkpoint.read_bytes() == weights  # the previous checkpoint, untouched
+    assert not list(checkpoint.parent.glob(".*.tmp"))
 
 
 @pytest.mark.parametrize(
