@@ -194,3 +194,16 @@ def test_subset_provenance(tiny_source, tmp_path: Path) -> None:
     save_subset(subset, images, labels, np.arange(10), sums["t10k-images-idx3-ubyte"])
     with pytest.raises(DataError, match=r"subset.npz: drawn from the TEST split"):
         check_subset_provenance(subset, sums_file)
+
+
+def test_subset_comes_from_train_and_is_disjoint_from_test(tiny_source, tmp_path, monkeypatch):
+    folder, sums = tiny_source
+    monkeypatch.setenv("MNIST_DIR", str(folder))
+    fetch_dataset("mnist", tmp_path / "raw", sums)
+    train_images, train_labels = load_split(tmp_path / "raw", "train")
+    test_images, _ = load_split(tmp_path / "raw", "test")
+    for strategy in ("first", "random"):
+        indices = select_subset(train_labels, 4, strategy, seed=0)
+        assert indices.max() < len(train_images) and len(set(indices)) == 40
+        subset = {image.tobytes() for image in train_images[indices]}
+        assert subset.isdisjoint(image.tobytes() for image in test_images)
