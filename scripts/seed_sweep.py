@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SOURCES = ("real", "synthetic", "mixed")
+from fewshot import paths
 
 
 def sh(*cmd: str) -> str:
@@ -33,9 +33,9 @@ def run_one(seed: int, arch: str, extra: list[str]) -> list[dict]:
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     rows = []
-    for source in SOURCES:
-        test = json.loads(Path(f"metrics/evaluate/{source}.json").read_text())
-        own = json.loads(Path(f"dvclive/train_classifier/{source}/metrics.json").read_text())
+    for source in paths.SOURCES:
+        test = json.loads(paths.eval_metrics(source).read_text())
+        own = json.loads((paths.classifier_live(source) / "metrics.json").read_text())
         rows.append(
             {
                 "classifier": arch,
@@ -83,13 +83,13 @@ def main() -> None:
         help="run nothing: merge per-run CSVs written by earlier sweeps (run in parallel, say)",
     )
     args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.summarise:
         runs = pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True)
         write_summary(runs, args.out)
         return
     if sh("git", "status", "--porcelain", "--untracked-files=no").strip():
         sys.exit("error: the git workspace has uncommitted changes; commit or stash them first")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     # Restored by content at the end: `git checkout` can miss a same-size edit (`seed: 0` ->
     # `seed: 1`) made within the index's timestamp resolution.
     committed = {p: p.read_bytes() for p in (Path("params.yaml"), Path("dvc.lock")) if p.exists()}

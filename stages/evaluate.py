@@ -9,7 +9,6 @@ import argparse
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from fewshot import paths
@@ -34,16 +33,9 @@ def main() -> None:
     model = load_state(
         paths.classifier_file(source), build_classifier(params["classifier"]["arch"])
     )
-    with torch.no_grad():
-        pred = (
-            predict(
-                model.to(device),
-                to_classifier_input(images, device),
-                params["evaluate"]["batch_size"],
-            )
-            .cpu()
-            .numpy()
-        )
+    inputs = to_classifier_input(images, device)
+    batch_size = params["evaluate"]["batch_size"]
+    pred = predict(model.to(device), inputs, batch_size).cpu().numpy()
 
     matrix = confusion_matrix(labels, pred, labels=range(N_CLASSES))
     per_class = matrix.diagonal() / np.maximum(matrix.sum(1), 1)
