@@ -47,6 +47,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+        _remove_stale_temporaries(path)
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -63,6 +64,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         tmp.rename(path)
+        _remove_stale_temporaries(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
