@@ -10,7 +10,8 @@ export MNIST_DIR
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro test lint dag clean-venv
+.PHONY: setup repro test lint dag report bench clean-venv
+REV ?= HEAD
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,14 @@ test: lint
 
 dag: setup
 	$(BIN)/dvc dag
+
+# Markdown report of the workspace against REV (metrics, params, plots as PNG): report/report.md
+report: setup
+	$(BIN)/python scripts/report.py --rev $(REV) --out report
+
+# The project's loops against the recipe's original loop on this machine; prints ratios.
+bench: setup
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -49,3 +49,40 @@ def save_misclassified(
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
+
+
+def save_nearest_neighbours(
+    path: str | Path,
+    generated: np.ndarray,
+    neighbours: np.ndarray,
+    distances: np.ndarray,
+    labels: np.ndarray,
+    pairs_per_class: int,
+) -> None:
+    """Per class, the generated images closest to a training image, each beside that image.
+
+    Rows are classes; each pair is (generated, its nearest real training image), titled with
+    their L2 distance, so near-copies stand out.
+    """
+    classes = np.unique(labels)
+    fig, axes = plt.subplots(
+        len(classes),
+        2 * pairs_per_class,
+        figsize=(2 * pairs_per_class * 0.9, len(classes) * 1.0 + 0.5),
+        squeeze=False,
+    )
+    for row, cls in zip(axes, classes, strict=True):
+        members = np.flatnonzero(labels == cls)
+        closest = members[np.argsort(distances[members], kind="stable")][:pairs_per_class]
+        for ax in row:
+            ax.axis("off")
+        for j, i in enumerate(closest):
+            row[2 * j].imshow(generated[i], cmap="gray", vmin=0, vmax=255)
+            row[2 * j].set_title(f"gen {cls}", fontsize=7)
+            row[2 * j + 1].imshow(neighbours[i], cmap="gray", vmin=0, vmax=255)
+            row[2 * j + 1].set_title(f"real d={distances[i]:.1f}", fontsize=7, color="navy")
+    fig.suptitle("Generated images nearest to a training image, each beside it", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)

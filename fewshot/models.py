@@ -124,6 +124,41 @@ class LeNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+class Judge(nn.Module):
+    """The referee for generated images: a compact CNN trained on the full train split.
+
+    Its `embed` output (the penultimate layer) is the feature space of the domain FID,
+    precision/recall and density/coverage; its predictions give label fidelity.
+    """
+
+    num_features = 128
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *_conv_bn_relu(1, 16),
+            *_conv_bn_relu(16, 16),
+            nn.MaxPool2d(2),  # 28 -> 14
+            *_conv_bn_relu(16, 32),
+            *_conv_bn_relu(32, 32),
+            nn.MaxPool2d(2),  # 14 -> 7
+            nn.Flatten(),
+            nn.Linear(32 * 7 * 7, self.num_features),
+            nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(self.num_features, N_CLASSES))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 CLASSIFIERS = {"mlp": MLP, "lenet": LeNet}
 
 

@@ -86,6 +86,7 @@ SCHEMA: dict[str, Any] = {
         "beta2": Field(float, low=0.0, high=0.999999),
         "weight_decay": Field(float, low=0.0),
         "sample_every": _int(1),
+        "precision": Field(str, choices=("fp32", "bf16")),
     },
     "generate": {
         "per_class": _int(1),
@@ -100,6 +101,18 @@ SCHEMA: dict[str, Any] = {
     "evaluate": {
         "batch_size": _int(1),
         "n_misclassified": _int(0, 400),
+    },
+    "judge": {
+        "seed": _int(0),
+        "epochs": _int(1),
+        "batch_size": _int(1),
+        "lr": _rate(),
+    },
+    "quality": {
+        "nearest_k": _int(1),
+        "reference_samples": _int(10),
+        "near_copy_quantile": Field(float, low=0.0, high=1.0),
+        "nn_pairs_per_class": _int(1, 20),
     },
 }
 

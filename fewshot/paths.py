@@ -31,3 +31,9 @@ def classifier_live(source: str) -> Path:
 
 def eval_metrics(source: str) -> Path:
     return METRICS / "evaluate" / f"{source}.json"
+
+
+JUDGE = Path("models/judge.pt")
+JUDGE_LIVE = Path("dvclive/train_judge")
+GENERATOR_METRICS = METRICS / "evaluate_generator.json"
+GENERATOR_PLOTS = PLOTS / "evaluate_generator"

@@ -88,11 +88,20 @@ def gan_loss(name: str) -> Callable[[torch.Tensor, float], torch.Tensor]:
 
 
 def build_cgan(cfg: dict[str, Any], device: torch.device) -> tuple[Generator, Discriminator]:
-    netg = Generator(cfg["noise_dim"], cfg["base_channels"]).to(device)
-    netd = Discriminator(cfg["base_channels"]).to(device)
+    netg = Generator(cfg["noise_dim"], cfg["base_channels"])
+    netd = Discriminator(cfg["base_channels"])
     netg.apply(dcgan_init)
     netd.apply(dcgan_init)
-    return netg, netd
+    # NHWC is what oneDNN and cuDNN run fastest; the maths is unchanged.
+    return (
+        netg.to(device, memory_format=torch.channels_last),
+        netd.to(device, memory_format=torch.channels_last),
+    )
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bf16 autocast for `precision: bf16` (weights and optimiser state stay fp32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def fixed_sample_inputs(
@@ -123,8 +132,14 @@ def train_cgan(
     gen: torch.Generator,
     on_epoch: EpochCallback | None = None,
 ) -> None:
-    """The recipe's loop: per batch, one D step on real + fake, then one G step."""
+    """The recipe's loop: per batch, one D step on real + fake, then one G step.
+
+    D's weights are frozen during the G step: the recipe computed their gradients there and
+    then zeroed them unused, so skipping them changes nothing but the time.
+    """
     criterion = gan_loss(cfg["loss"])
+    images = images.contiguous(memory_format=torch.channels_last)
+    amp = autocast(images.device, cfg["precision"])
     adam = {
         "lr": cfg["lr"],
         "betas": (cfg["beta1"], cfg["beta2"]),
@@ -138,17 +153,22 @@ def train_cgan(
         for step, idx in enumerate(batches(len(images), cfg["batch_size"], gen)):
             real, y = images[idx], labels[idx]
             noise = torch.randn(len(idx), netg.noise_dim, generator=gen, device=gen.device)
-            fake = netg(noise, y)
-
+            with amp:
+                fake = netg(noise, y)
+                scores = netd(real, y).float(), netd(fake.detach(), y).float()
             opt_d.zero_grad(set_to_none=True)
-            loss_d = criterion(netd(real, y), 1.0) + criterion(netd(fake.detach(), y), 0.0)
+            loss_d = criterion(scores[0], 1.0) + criterion(scores[1], 0.0)
             loss_d.backward()
             opt_d.step()
 
+            netd.requires_grad_(False)
+            with amp:
+                score = netd(fake, y).float()
             opt_g.zero_grad(set_to_none=True)
-            loss_g = criterion(netd(fake, y), 1.0)
+            loss_g = criterion(score, 1.0)
             loss_g.backward()
             opt_g.step()
+            netd.requires_grad_(True)
             losses[step] = torch.stack([loss_d.detach(), loss_g.detach()])
         _check_finite(losses, epoch, "CGAN training")
         if on_epoch:

@@ -20,6 +20,8 @@ import pandas as pd
 
 from fewshot import paths
 
+GENERATOR_SCORES = ("label_fidelity", "fid", "precision", "recall", "coverage")
+
 
 def sh(*cmd: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -33,6 +35,7 @@ def run_one(seed: int, arch: str, extra: list[str]) -> list[dict]:
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
     rows = []
+    generator = json.loads(paths.GENERATOR_METRICS.read_text())
     for source in paths.SOURCES:
         test = json.loads(paths.eval_metrics(source).read_text())
         own = json.loads((paths.classifier_live(source) / "metrics.json").read_text())
@@ -43,6 +46,7 @@ def run_one(seed: int, arch: str, extra: list[str]) -> list[dict]:
                 "source": source,
                 "real_test_accuracy": test["accuracy"],
                 "own_training_data_accuracy": own["accuracy_on_own_training_data"],
+                **{f"generator_{key}": generator[key] for key in GENERATOR_SCORES},
             }
         )
     return rows
@@ -55,10 +59,21 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"count": "runs"}).reset_index()
 
 
+def summarise_generators(runs: pd.DataFrame) -> pd.DataFrame:
+    """Generator scores (one GAN per seed), mean and std over seeds."""
+    columns = [f"generator_{key}" for key in GENERATOR_SCORES if f"generator_{key}" in runs]
+    per_seed = runs.drop_duplicates("seed")[columns]
+    table = per_seed.agg(["mean", "std"]).T
+    table.index = [c.removeprefix("generator_") for c in table.index]
+    return table.rename_axis("generator score").reset_index()
+
+
 def write_summary(runs: pd.DataFrame, out: Path) -> None:
     runs = runs.sort_values(["classifier", "seed", "source"], kind="stable")
     runs.to_csv(out.with_suffix(".csv"), index=False)
     markdown = summarise(runs).to_markdown(index=False, floatfmt=".4f")
+    if any(column.startswith("generator_") for column in runs):
+        markdown += "\n\n" + summarise_generators(runs).to_markdown(index=False, floatfmt=".4f")
     out.with_suffix(".md").write_text(markdown + "\n")
     print(markdown)
 

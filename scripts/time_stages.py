@@ -1,61 +1,76 @@
-"""Run every pipeline stage with `dvc repro --single-item --force`, timing each one.
+"""Time the whole default pipeline and each stage, with each stage's peak memory.
 
-Prints a markdown table of wall time per stage (process start, imports and I/O included) and
-the total: the numbers the README reports, with the machine they ran on.
+Runs `dvc repro --force` (every stage, no run-cache shortcuts), then a no-op `dvc repro`,
+and prints a markdown table: wall time per stage (process start, imports and I/O
+included), peak host RSS and peak GPU memory per stage, the total and the no-op time.
+These are the numbers the README reports, with the machine they ran on.
 
-    python scripts/time_stages.py [--out results/timings-cpu.md]
+    python scripts/time_stages.py [--out results/cpu/timings.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 
-def stage_names() -> list[str]:
-    out = subprocess.run(
-        ["dvc", "stage", "list", "--name-only"], check=True, capture_output=True, text=True
-    ).stdout
-    return out.split()
-
-
 def machine() -> str:
     if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name()} (CUDA), {torch.get_num_threads()} CPU threads"
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+        return f"{torch.cuda.get_device_name()} (CUDA), {os.cpu_count()} CPU cores"
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+
+
+def timed_repro(*args: str, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(["dvc", "repro", *args], check=True, env=env)
+    return time.perf_counter() - start
+
+
+def table(records: list[dict], total: float, noop: float) -> str:
+    rows = []
+    for r in records:
+        gpu = "-" if r["peak_gpu_mib"] is None else f"{r['peak_gpu_mib']:.0f}"
+        rows.append(
+            f"| {r['stage']} | {r['process_s']:.1f} | {r['wall_s']:.1f} | "
+            f"{r['peak_host_mib']:.0f} | {gpu} |"
+        )
+    return "\n".join(
+        [
+            f"`dvc repro --force` on {machine()}, torch {torch.__version__}:",
+            "",
+            "| stage | process (s) | of which the stage's work (s) | peak host RSS (MiB) "
+            "| peak GPU (MiB) |",
+            "|:--|--:|--:|--:|--:|",
+            *rows,
+            f"| **whole `dvc repro --force`, DVC included** | **{total:.1f}** | | | |",
+            f"| no-op `dvc repro` afterwards | {noop:.2f} | | | |",
+            "",
+        ]
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     args = parser.parse_args()
-    rows, total = [], 0.0
-    for name in stage_names():
-        start = time.perf_counter()
-        subprocess.run(["dvc", "repro", "--single-item", "--force", name], check=True)
-        seconds = time.perf_counter() - start
-        total += seconds
-        rows.append(f"| {name} | {seconds:.1f} |")
-    table = "\n".join(
-        [
-            f"Wall time per stage on {machine()}:",
-            "",
-            "| stage | seconds |",
-            "|:--|--:|",
-            *rows,
-            f"| **total** | **{total:.1f}** |",
-            "",
-        ]
-    )
-    print(table)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "resources.jsonl"
+        total = timed_repro("--force", env={**os.environ, "FEWSHOT_RESOURCE_LOG": str(log)})
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+    noop = timed_repro()
+    text = table(records, total, noop)
+    print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table)
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,28 @@ from fewshot.io import atomic_path, run
 from fewshot.params import load_params
 
 
+def generator_table(m: dict) -> str:
+    """The generator's scores beside the same scores for the real subset (the floor)."""
+    rows = [
+        ("label fidelity (judge agrees with the conditioned class)", m["label_fidelity"], None),
+        ("domain FID to the test set (lower is better)", m["fid"], m["fid_real_subset"]),
+        ("precision", m["precision"], m["real_subset_precision"]),
+        ("recall", m["recall"], m["real_subset_recall"]),
+        ("density", m["density"], m["real_subset_density"]),
+        ("coverage", m["coverage"], m["real_subset_coverage"]),
+        ("near-copies of a training image", m["near_copy_fraction"], None),
+    ]
+    frame = pd.DataFrame(rows, columns=["generator score", "generated", "real subset"])
+    frame["real subset"] = frame["real subset"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+    return (
+        f"Generator, scored by a judge CNN with {m['judge_test_accuracy']:.2%} real-test "
+        f"accuracy ({m['n_scored']} images per side; a near-copy is closer to a training image "
+        f"than 99% of real test images are):\n\n"
+        + frame.to_markdown(index=False, floatfmt=".4f")
+        + "\n"
+    )
+
+
 def main() -> None:
     params = load_params()
     rows = []
@@ -33,7 +55,12 @@ def main() -> None:
         f"{params['classifier']['arch']} on {params['data']['dataset']}, "
         f"{params['n_per_class']} real images per class, seed {params['seed']}"
     )
-    markdown = f"### {title}\n\n" + table.to_markdown(index=False, floatfmt=".4f") + "\n"
+    markdown = (
+        f"### {title}\n\n"
+        + table.to_markdown(index=False, floatfmt=".4f")
+        + "\n\n"
+        + generator_table(json.loads(paths.GENERATOR_METRICS.read_text()))
+    )
     with atomic_path(paths.METRICS / "summary.md") as tmp:
         tmp.write_text(markdown)
     with atomic_path(paths.PLOTS / "summary" / "accuracy.csv") as tmp:

@@ -7,16 +7,13 @@ The folder appears only once every file is written.
 
 import time
 
-import torch
-from tqdm import tqdm
-
 from fewshot import paths
-from fewshot.data import N_CLASSES
+from fewshot.generation import write_image_folder
 from fewshot.io import atomic_dir, load_state, run
 from fewshot.models import Generator
 from fewshot.params import load_params
-from fewshot.pngio import png_pool, write_pngs
-from fewshot.training import resolve_device, sample, seeded_generator, to_uint8
+from fewshot.pngio import png_pool
+from fewshot.training import resolve_device, seeded_generator
 
 
 def main() -> None:
@@ -28,17 +25,8 @@ def main() -> None:
     with png_pool() as pool, atomic_dir(paths.SYNTHETIC_DIR) as tmp:
         netg.to(device)
         gen = seeded_generator(params["seed"], device)
-        jobs = []
-        for cls in range(N_CLASSES):
-            folder = tmp / str(cls)
-            folder.mkdir()
-            for first in range(0, per_class, params["generate"]["batch_size"]):
-                count = min(params["generate"]["batch_size"], per_class - first)
-                labels = torch.full((count,), cls, device=device)
-                noise = torch.randn(count, cfg["noise_dim"], generator=gen, device=device)
-                images = to_uint8(sample(netg, noise, labels)).cpu().numpy()
-                jobs.append(pool.apply_async(write_pngs, (folder, first, images)))
-        written = sum(job.get() for job in tqdm(jobs, desc="generate", unit="batch"))
+        batch_size = params["generate"]["batch_size"]
+        written = write_image_folder(netg, tmp, per_class, batch_size, gen, pool)
     print(
         f"wrote {written} PNGs ({per_class} per class) on {device} "
         f"in {time.perf_counter() - start:.1f} s -> {paths.SYNTHETIC_DIR}/"

@@ -7,13 +7,12 @@ noise (one row per class) so the plots show how the same latent points evolve.
 import time
 
 import torch
-from dvclive import Live
-from tqdm import tqdm
 
 from fewshot import paths
 from fewshot.data import load_subset
 from fewshot.figures import image_grid
 from fewshot.io import run, save_state
+from fewshot.live import live_epochs, log_epoch
 from fewshot.params import load_params
 from fewshot.training import (
     build_cgan,
@@ -39,21 +38,14 @@ def main() -> None:
     grid_noise, grid_labels = fixed_sample_inputs(cfg["noise_dim"], 10, grid_gen)
 
     start = time.perf_counter()
-    with (
-        Live(str(paths.CGAN_LIVE), dvcyaml=False, save_dvc_exp=False) as live,
-        tqdm(total=cfg["epochs"], desc="train_cgan", unit="epoch") as bar,
-    ):
+    with live_epochs(paths.CGAN_LIVE, cfg["epochs"], "train_cgan") as (live, bar):
 
         def log(epoch: int, stats: dict[str, float]) -> None:
-            live.step = epoch
-            for name, value in stats.items():
-                live.log_metric(name, value)
+            images = {}
             if epoch % cfg["sample_every"] == 0 or epoch == cfg["epochs"]:
                 grid = to_uint8(sample(netg, grid_noise, grid_labels))
-                live.log_image(f"samples/epoch_{epoch:04d}.png", image_grid(grid, nrow=10))
-            live.next_step()
-            bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
-            bar.update()
+                images[f"samples/epoch_{epoch:04d}.png"] = image_grid(grid, nrow=10)
+            log_epoch(live, bar, epoch, stats, images)
 
         train_cgan(netg, netd, x, y, cfg, gen, on_epoch=log)
     save_state(paths.GENERATOR, netg)

@@ -6,15 +6,15 @@ that is what the blog's 99.9% measured, kept here to set beside the real-test nu
 """
 
 import argparse
+from functools import partial
 
 import numpy as np
 import torch
-from dvclive import Live
-from tqdm import tqdm
 
 from fewshot import paths
 from fewshot.data import load_image_folder, load_subset
 from fewshot.io import run, save_state
+from fewshot.live import live_epochs, log_epoch
 from fewshot.models import build_classifier
 from fewshot.params import load_params
 from fewshot.training import (
@@ -48,20 +48,9 @@ def main() -> None:
     x, y = to_classifier_input(images, device), torch.from_numpy(labels).to(device)
     model = build_classifier(cfg["arch"]).to(device)
 
-    with (
-        Live(str(paths.classifier_live(source)), dvcyaml=False, save_dvc_exp=False) as live,
-        tqdm(total=cfg["epochs"], desc=f"train_classifier@{source}", unit="epoch") as bar,
-    ):
-
-        def log(epoch: int, stats: dict[str, float]) -> None:
-            live.step = epoch
-            for name, value in stats.items():
-                live.log_metric(name, value)
-            live.next_step()
-            bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
-            bar.update()
-
-        train_classifier(model, x, y, cfg, gen, on_epoch=log)
+    live_dir = paths.classifier_live(source)
+    with live_epochs(live_dir, cfg["epochs"], f"train_classifier@{source}") as (live, bar):
+        train_classifier(model, x, y, cfg, gen, on_epoch=partial(log_epoch, live, bar))
         own_accuracy = (predict(model, x, 1000) == y).float().mean().item()
         live.log_metric("accuracy_on_own_training_data", own_accuracy, plot=False)
         live.log_metric("n_train", len(x), plot=False)

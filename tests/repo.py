@@ -19,6 +19,8 @@ TINY = {
     "generate": {"per_class": 6, "batch_size": 16},
     "classifier": {"epochs": 2, "batch_size": 10},
     "evaluate": {"batch_size": 25, "n_misclassified": 8},
+    "judge": {"epochs": 1, "batch_size": 32},
+    "quality": {"nearest_k": 3, "reference_samples": 50, "nn_pairs_per_class": 2},
 }
 N_TEST = 50  # 5 per class, written by write_dataset
 

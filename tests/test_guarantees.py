@@ -237,3 +237,13 @@ def test_no_unsafe_deserialisation_in_the_code() -> None:
         text = path.read_text()
         for pattern, what in UNSAFE:
             assert not re.search(pattern, text), f"{path.relative_to(REPO)}: {what}"
+
+
+def test_only_evaluation_stages_read_the_test_split() -> None:
+    """`evaluate` and `evaluate_generator` score models; nothing that trains may read test."""
+    readers = sorted(
+        path.name
+        for path in (REPO / "stages").glob("*.py")
+        if re.search(r"""load_split\([^)]*["']test["']""", path.read_text())
+    )
+    assert readers == ["evaluate.py", "evaluate_generator.py"]

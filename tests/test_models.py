@@ -21,6 +21,7 @@ CGAN_CFG = {
     "beta2": 0.999,
     "weight_decay": 1e-5,
     "sample_every": 1,
+    "precision": "fp32",
 }
 
 
@@ -117,3 +118,14 @@ def test_load_state_refuses_non_checkpoints(tmp_path) -> None:
         load_state(tmp_path / "x.pt", MLP())
     with pytest.raises(DataError, match=r"y.pt: checkpoint not found"):
         load_state(tmp_path / "y.pt", MLP())
+
+
+def test_bf16_cgan_training_runs_and_leaves_the_discriminator_trainable() -> None:
+    images = torch.rand(20, 1, 28, 28) * 2 - 1
+    gen = seeded_generator(0, torch.device("cpu"))
+    netg, netd = build_cgan(CGAN_CFG, torch.device("cpu"))
+    before = netd.state_dict()["net.0.weight"].clone()
+    train_cgan(netg, netd, images, torch.arange(20) % 10, {**CGAN_CFG, "precision": "bf16"}, gen)
+    assert all(p.requires_grad for p in netd.parameters())
+    assert all(p.dtype == torch.float32 for p in netg.parameters())  # autocast, not a cast
+    assert not torch.equal(before, netd.state_dict()["net.0.weight"])

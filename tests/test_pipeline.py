@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.conftest import REPO
 from tests.repo import N_TEST, TINY, commit, make_repo, make_tiny_repo, merge, sh
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +41,7 @@ def test_repro_noop_and_experiment(tiny_repo) -> None:
     repo, env = tiny_repo
     first = sh(repo, "dvc", "repro", env=env)
     stages = sh(repo, "dvc", "stage", "list", "--name-only", env=env).stdout.split()
-    assert len(stages) == 12 and stages[0] == "check_params"
+    assert len(stages) == 14 and stages[0] == "check_params"
     for stage in stages:
         assert f"Running stage '{stage}'" in first.stdout
 
@@ -54,7 +56,12 @@ def test_repro_noop_and_experiment(tiny_repo) -> None:
         assert set(metrics["per_class_accuracy"]) == {str(c) for c in range(10)}
     indices = (repo / "data/train/real/indices.csv").read_text().splitlines()
     assert indices[0] == "train_index,label" and len(indices) == 1 + 30
-    assert "| real " in (repo / "metrics/summary.md").read_text()
+    summary = (repo / "metrics/summary.md").read_text()
+    assert "| real " in summary and "label fidelity" in summary
+    quality = json.loads((repo / "metrics/evaluate_generator.json").read_text())
+    assert 0.0 <= quality["label_fidelity"] <= 1.0 and 0.0 <= quality["judge_test_accuracy"] <= 1.0
+    assert quality["fid"] >= 0 and quality["fid_real_subset"] >= 0
+    assert quality["n_generated"] == 60 and quality["n_scored"] == 30
 
     again = sh(repo, "dvc", "repro", env=env)
     assert "Running stage" not in again.stdout
@@ -62,14 +69,32 @@ def test_repro_noop_and_experiment(tiny_repo) -> None:
 
     commit(repo, "baseline results")
     exp = sh(repo, "dvc", "exp", "run", "-S", "n_per_class=4", env=env)
+    # The data and the judge (trained on the full train split) are reused, not retrained.
     assert "Running stage 'get_data'" not in exp.stdout
+    assert "Running stage 'train_judge'" not in exp.stdout
     for stage in stages[2:]:
-        assert f"Running stage '{stage}'" in exp.stdout
+        if stage != "train_judge":
+            assert f"Running stage '{stage}'" in exp.stdout
     diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json", env=env).stdout)
     n_train = diff["dvclive/train_classifier/real/metrics.json"]["n_train"]
     assert (n_train["old"], n_train["new"]) == (30, 40)
     params = json.loads(sh(repo, "dvc", "params", "diff", "--json", env=env).stdout)
     assert params["params.yaml"]["n_per_class"]["new"] == 4
+
+    # The pull-request report on the same change: diffs as tables, every plot as an image.
+    sh(repo, sys.executable, str(REPO / "scripts/report.py"), "--rev", "HEAD", env=env)
+    report = (repo / "report/report.md").read_text()
+    assert "| n_per_class " in report and "| 3 " in report and "| 4 " in report
+    assert "n_train" in report and "| 30 " in report and "| 40 " in report
+    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
+    for plot in ("CGAN losses per epoch", "Per-class real-test accuracy"):
+        assert f"### {plot}" in report
+    assert len(links) >= 20
+    for link in links:
+        png = repo / "report" / link
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
+    bad = sh(repo, sys.executable, str(REPO / "scripts/report.py"), "--rev", "nope", check=False)
+    assert bad.returncode != 0 and "'nope' is not a git revision" in bad.stderr
 
 
 def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
@@ -83,6 +108,8 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
             ("classifier", {"epochs": 3}, {"check_params", "train_classifier@"}),
             ("evaluate", {"n_misclassified": 4}, {"check_params", "evaluate@"}),
             ("generate", {"per_class": 7}, {"check_params", "generate"}),
+            ("judge", {"epochs": 2}, {"check_params", "train_judge"}),
+            ("quality", {"nearest_k": 2}, {"check_params", "evaluate_generator"}),
         ]:
             params = yaml.safe_load(original)
             params[key].update(value)
@@ -129,6 +156,7 @@ SMOKE = {
     "cgan": {"epochs": 1, "sample_every": 1},
     "generate": {"per_class": 20},
     "classifier": {"epochs": 1},
+    "judge": {"epochs": 1},
 }
 
 
@@ -146,3 +174,5 @@ def test_real_mnist_smoke(tmp_path) -> None:
         assert metrics["dataset"] == "mnist" and metrics["test_images"] == 10_000
         assert 0.0 <= metrics["accuracy"] <= 1.0
     assert len(list((repo / "data/train/synthetic").glob("*/*.png"))) == 200
+    quality = json.loads((repo / "metrics/evaluate_generator.json").read_text())
+    assert quality["judge_test_accuracy"] > 0.95  # one epoch on the full train split

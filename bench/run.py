@@ -1,0 +1,161 @@
+"""Benchmark: the project's implementation against the recipe's original loop, in one process.
+
+    python -m bench.run                       # CPU or CUDA (device: auto), short settings
+    python -m bench.run --cgan-epochs 100 --per-class 1000 --classifier-epochs 10   # full size
+    python -m bench.run --check               # exit 1 when a ratio misses its target
+
+Both sides run the same networks at the recipe's hyperparameters on the same data, on the
+same machine, one after the other; each is warmed up first. What is reported (and checked)
+is the ratio of throughputs, project / recipe, which transfers between machines far better
+than absolute times. The full `dvc repro` time is measured by scripts/time_stages.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench import recipe
+from fewshot import paths
+from fewshot.data import load_image_folder, load_subset
+from fewshot.generation import write_image_folder
+from fewshot.models import build_classifier
+from fewshot.params import load_params
+from fewshot.pngio import png_pool
+from fewshot.training import (
+    build_cgan,
+    resolve_device,
+    seeded_generator,
+    to_classifier_input,
+    to_gan_input,
+    train_cgan,
+    train_classifier,
+)
+
+# The issue's targets: minimum speed-up over the recipe's loop, per device type.
+TARGETS = {
+    "cpu": {"CGAN training": 2.0, "generate + write PNGs": 10.0},
+    "cuda": {"CGAN training": 8.0, "generate + write PNGs": 10.0},
+}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn: Callable[[], object], device: torch.device) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def real_subset() -> tuple[np.ndarray, np.ndarray, str]:
+    """The pipeline's real subset when `dvc repro` made one, else random digits-sized noise
+    (the timings depend on shapes, not pixel values)."""
+    if paths.SUBSET_FILE.is_file():
+        images, labels, _ = load_subset(paths.SUBSET_FILE)
+        return images, labels, str(paths.SUBSET_FILE)
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 100)
+    return rng.integers(0, 256, (1000, 28, 28), dtype=np.uint8), labels, "random images"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--cgan-epochs", type=int, default=3)
+    parser.add_argument("--per-class", type=int, default=200, help="generated images per class")
+    parser.add_argument("--classifier-epochs", type=int, default=1)
+    parser.add_argument(
+        "--real-per-class", type=int, default=100, help="real images per class for the CGAN"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    params = load_params()
+    cgan_cfg = {**params["cgan"], "epochs": args.cgan_epochs}
+    clf_cfg = {**params["classifier"], "epochs": args.classifier_epochs, "arch": "mlp"}
+    images, labels, source = real_subset()
+    keep = np.concatenate([np.flatnonzero(labels == c)[: args.real_per_class] for c in range(10)])
+    images, labels = images[keep], labels[keep]
+    x, y = to_gan_input(images, device), torch.from_numpy(labels).to(device)
+
+    def project_cgan(epochs: int) -> torch.nn.Module:
+        gen = seeded_generator(0, device)
+        netg, netd = build_cgan(cgan_cfg, device)
+        train_cgan(netg, netd, x, y, {**cgan_cfg, "epochs": epochs}, gen)
+        return netg
+
+    results: dict[str, tuple[float, float, str]] = {}  # name -> (recipe s, project s, unit)
+    recipe.train_cgan(images, labels, 1, device)  # warm-up: allocator, kernels, threads
+    project_cgan(1)
+    n = args.cgan_epochs * len(images)
+    results["CGAN training"] = (
+        timed(lambda: recipe.train_cgan(images, labels, args.cgan_epochs, device), device),
+        timed(lambda: project_cgan(args.cgan_epochs), device),
+        f"{n} image-steps",
+    )
+
+    netg = project_cgan(1).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        per_class, n_images = args.per_class, 10 * args.per_class
+        with png_pool() as pool:  # forked before the timed work, as in the generate stage
+            write = lambda out: write_image_folder(  # noqa: E731
+                netg, out, per_class, 1000, seeded_generator(0, device), pool
+            )
+            recipe.generate(netg, Path(tmp) / "warm", 2, device)
+            write(Path(tmp) / "warm_project")
+            old_way = lambda: recipe.generate(netg, Path(tmp) / "recipe", per_class, device)  # noqa: E731
+            results["generate + write PNGs"] = (
+                timed(old_way, device),
+                timed(lambda: write(Path(tmp) / "project"), device),
+                f"{n_images} PNGs",
+            )
+        folder = Path(tmp) / "project"
+
+        def project_classifier() -> None:
+            imgs, labs = load_image_folder(folder)  # reading the PNGs is part of the job
+            model = build_classifier("mlp").to(device)
+            xs, ys = to_classifier_input(imgs, device), torch.from_numpy(labs).to(device)
+            train_classifier(model, xs, ys, clf_cfg, seeded_generator(0, device))
+
+        results["classifier training (MLP, batch 10)"] = (
+            timed(lambda: recipe.train_classifier(folder, args.classifier_epochs, device), device),
+            timed(project_classifier, device),
+            f"{args.classifier_epochs} epoch(s) on {n_images} PNGs",
+        )
+
+    name = torch.cuda.get_device_name() if device.type == "cuda" else platform.machine() + " CPU"
+    print(
+        f"\nbench on {name}, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"data: {source}\n"
+    )
+    print("| work | size | recipe loop (s) | project (s) | speed-up | target |")
+    print("|:--|:--|--:|--:|--:|:--|")
+    missed = []
+    for work, (old, new, size) in results.items():
+        ratio = old / new
+        target = TARGETS[device.type].get(work)
+        verdict = ""
+        if target is not None:
+            verdict = f">= {target:g}x " + ("met" if ratio >= target else "MISSED")
+            if ratio < target:
+                missed.append(work)
+        print(f"| {work} | {size} | {old:.2f} | {new:.2f} | {ratio:.2f}x | {verdict} |")
+    if args.check and missed:
+        sys.exit(f"bench: below target: {', '.join(missed)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Stage: score the generator itself, not a classifier trained on its output.
+
+Reads the synthetic ImageFolder, the real training subset and the REAL test split (verified
+by SHA-256; this is an evaluation stage). Everything is measured in the judge's feature
+space or in pixels; the same scores for the real subset against the test set are the floor
+a perfect generator of 100 images per class could reach.
+"""
+
+import numpy as np
+import pandas as pd
+
+from fewshot import paths
+from fewshot.data import (
+    N_CLASSES,
+    check_subset_provenance,
+    load_image_folder,
+    load_split,
+    load_subset,
+)
+from fewshot.figures import save_nearest_neighbours
+from fewshot.io import atomic_path, load_state, run, write_json
+from fewshot.models import Judge
+from fewshot.params import load_params
+from fewshot.quality import balanced_sample, frechet_distance, judge_outputs, memorisation, prdc
+from fewshot.training import resolve_device
+
+
+def rounded(scores: dict[str, float], prefix: str = "") -> dict[str, float]:
+    return {prefix + name: round(float(value), 6) for name, value in scores.items()}
+
+
+def main() -> None:
+    params = load_params()
+    cfg = params["quality"]
+    dataset = params["data"]["dataset"]
+    device = resolve_device(params["device"])
+    checksums = paths.checksum_file(dataset)
+    check_subset_provenance(paths.SUBSET_FILE, checksums)
+    test_images, test_labels = load_split(paths.RAW_DIR, "test", checksum_file=checksums)
+    real_images, real_labels, _ = load_subset(paths.SUBSET_FILE)
+    gen_images, gen_labels = load_image_folder(paths.SYNTHETIC_DIR)
+    judge = load_state(paths.JUDGE, Judge()).to(device)
+
+    batch_size = params["evaluate"]["batch_size"]
+    test_feats, test_pred = judge_outputs(judge, test_images, batch_size, device)
+    gen_feats, gen_pred = judge_outputs(judge, gen_images, batch_size, device)
+    real_feats, _ = judge_outputs(judge, real_images, batch_size, device)
+
+    fidelity = np.array([(gen_pred[gen_labels == c] == c).mean() for c in range(N_CLASSES)])
+    # Set sizes bias FID and PRDC, so the generated side is scored at the real subset's size
+    # (n_per_class per class) against one fixed sample of test features.
+    seed = params["seed"]
+    same_size = balanced_sample(gen_labels, params["n_per_class"], seed)
+    per_class = cfg["reference_samples"] // N_CLASSES
+    reference = test_feats[balanced_sample(test_labels, per_class, seed)]
+    k = cfg["nearest_k"]
+    copies = memorisation(gen_images, test_images, real_images, cfg["near_copy_quantile"])
+    metrics = {
+        "dataset": dataset,
+        "judge_test_accuracy": round(float((test_pred == test_labels).mean()), 6),
+        "label_fidelity": round(float((gen_pred == gen_labels).mean()), 6),
+        "label_fidelity_per_class": {str(c): round(float(f), 6) for c, f in enumerate(fidelity)},
+        "fid_all_generated": round(frechet_distance(test_feats, gen_feats), 4),
+        "fid": round(frechet_distance(test_feats, gen_feats[same_size]), 4),
+        "fid_real_subset": round(frechet_distance(test_feats, real_feats), 4),
+        **rounded(prdc(reference, gen_feats[same_size], k)),
+        **rounded(prdc(reference, real_feats, k), prefix="real_subset_"),
+        **rounded({key: v for key, v in copies.items() if np.isscalar(v)}),
+        "n_generated": len(gen_images),
+        "n_scored": len(same_size),
+    }
+    write_json(paths.GENERATOR_METRICS, metrics)
+
+    plots = paths.GENERATOR_PLOTS
+    quantiles = np.linspace(0, 1, 101)
+    tables = {
+        "label_fidelity.csv": pd.DataFrame({"class": range(N_CLASSES), "label_fidelity": fidelity}),
+        "nn_distance.csv": pd.DataFrame(
+            {
+                "quantile": quantiles.round(2),
+                "generated": np.quantile(copies["generated_nn_distance"], quantiles).round(4),
+                "real_test": np.quantile(copies["test_nn_distance"], quantiles).round(4),
+            }
+        ),
+    }
+    for name, frame in tables.items():
+        with atomic_path(plots / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    save_nearest_neighbours(
+        plots / "nearest_neighbours.png",
+        gen_images,
+        real_images[copies["generated_nn_index"]],
+        copies["generated_nn_distance"],
+        gen_labels,
+        cfg["nn_pairs_per_class"],
+    )
+    print(
+        f"judge {metrics['judge_test_accuracy']:.2%} on the test set; label fidelity "
+        f"{metrics['label_fidelity']:.2%}; FID {metrics['fid']:.2f} (real subset "
+        f"{metrics['fid_real_subset']:.2f}); near-copies {metrics['near_copy_fraction']:.2%}"
+    )
+
+
+if __name__ == "__main__":
+    run(main)

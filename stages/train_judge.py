@@ -1,0 +1,44 @@
+"""Stage: train the judge, a compact CNN, on the FULL training split (never the test split).
+
+The judge only scores generated images (label fidelity, feature space for FID and
+precision/recall); it never picks models or settings. It has its own seed so that sweeps
+over the pipeline's `seed` reuse one cached judge.
+"""
+
+import time
+from functools import partial
+
+import torch
+
+from fewshot import paths
+from fewshot.data import load_split
+from fewshot.io import run, save_state
+from fewshot.live import live_epochs, log_epoch
+from fewshot.models import Judge
+from fewshot.params import load_params
+from fewshot.training import resolve_device, seeded_generator, to_classifier_input, train_classifier
+
+
+def main() -> None:
+    params = load_params()
+    cfg = params["judge"]
+    device = resolve_device(params["device"])
+    checksums = paths.checksum_file(params["data"]["dataset"])
+    images, labels = load_split(paths.RAW_DIR, "train", checksum_file=checksums)
+    gen = seeded_generator(cfg["seed"], device)
+    x, y = to_classifier_input(images, device), torch.from_numpy(labels).to(device)
+    judge = Judge().to(device, memory_format=torch.channels_last)
+
+    start = time.perf_counter()
+    with live_epochs(paths.JUDGE_LIVE, cfg["epochs"], "train_judge") as (live, bar):
+        train_classifier(judge, x, y, cfg, gen, on_epoch=partial(log_epoch, live, bar))
+        live.log_metric("n_train", len(x), plot=False)
+    save_state(paths.JUDGE, judge)
+    print(
+        f"judge trained on {len(x)} train images for {cfg['epochs']} epochs on {device} "
+        f"in {time.perf_counter() - start:.1f} s -> {paths.JUDGE}"
+    )
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,26 @@
+"""The benchmark runs end to end without a GPU and prints one ratio row per piece of work."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_bench_runs_on_cpu_and_prints_ratios(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--device", "cpu", "--cgan-epochs", "1",
+         "--real-per-class", "5", "--per-class", "3", "--classifier-epochs", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(
+        r"^\| (CGAN training|generate \+ write PNGs|classifier [^|]+) \|.*\| ([\d.]+)x \|",
+        result.stdout,
+        re.M,
+    )  # noqa: E501
+    assert [name for name, _ in rows][:2] == ["CGAN training", "generate + write PNGs"]
+    assert len(rows) == 3 and all(float(ratio) > 0 for _, ratio in rows)
+    assert ">= 2x" in result.stdout  # the CPU target is printed beside the ratio
