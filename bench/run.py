@@ -80,11 +80,14 @@ def main() -> None:
     parser.add_argument(
         "--real-per-class", type=int, default=100, help="real images per class for the CGAN"
     )
+    parser.add_argument(
+        "--precision", default="fp32", choices=("fp32", "bf16"), help="the project's CGAN only"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
     device = resolve_device(args.device)
     params = load_params()
-    cgan_cfg = {**params["cgan"], "epochs": args.cgan_epochs}
+    cgan_cfg = {**params["cgan"], "epochs": args.cgan_epochs, "precision": args.precision}
     clf_cfg = {**params["classifier"], "epochs": args.classifier_epochs, "arch": "mlp"}
     images, labels, source = real_subset()
     keep = np.concatenate([np.flatnonzero(labels == c)[: args.real_per_class] for c in range(10)])

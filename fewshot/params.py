@@ -32,7 +32,9 @@ class Field:
     def describe(self) -> str:
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        name = {int: "an integer", float: "a number", str: "a string"}[self.kind]
+        name = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[
+            self.kind
+        ]
         if self.positive:
             return f"{name} > 0"
         if self.low is not None and self.high is not None:
@@ -42,8 +44,8 @@ class Field:
         return name
 
     def accepts(self, value: Any) -> bool:
-        if isinstance(value, bool):  # YAML `yes` must not pass as 1
-            return False
+        if self.kind is bool or isinstance(value, bool):  # YAML `yes` must not pass as 1
+            return self.kind is bool and isinstance(value, bool)
         if self.kind is float:
             ok_type = isinstance(value, (int, float))
         else:
@@ -80,7 +82,10 @@ SCHEMA: dict[str, Any] = {
         "batch_size": _int(1),
         "noise_dim": _int(1),
         "base_channels": _int(1),
-        "loss": Field(str, choices=("lsgan", "bce")),
+        "loss": Field(str, choices=("lsgan", "bce", "hinge")),
+        "discriminator": Field(str, choices=("recipe", "projection")),
+        "diffaugment": Field(bool),
+        "ema": Field(float, low=0.0, high=0.999999),
         "lr": _rate(),
         "beta1": Field(float, low=0.0, high=0.999999),
         "beta2": Field(float, low=0.0, high=0.999999),
@@ -93,10 +98,14 @@ SCHEMA: dict[str, Any] = {
         "batch_size": _int(1),
     },
     "classifier": {
-        "arch": Field(str, choices=("mlp", "lenet")),
+        "arch": Field(str, choices=("mlp", "lenet", "cnn")),
         "epochs": _int(1),
         "batch_size": _int(1),
         "lr": _rate(),
+        "weight_decay": Field(float, low=0.0),
+        "schedule": Field(str, choices=("constant", "onecycle")),
+        "label_smoothing": Field(float, low=0.0, high=0.5),
+        "augment": Field(bool),
     },
     "evaluate": {
         "batch_size": _int(1),
