@@ -142,7 +142,7 @@ def main() -> None:
     name = torch.cuda.get_device_name() if device.type == "cuda" else platform.machine() + " CPU"
     print(
         f"\nbench on {name}, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
-        f"data: {source}\n"
+        f"project CGAN in {args.precision}; data: {source}\n"
     )
     print("| work | size | recipe loop (s) | project (s) | speed-up | target |")
     print("|:--|:--|--:|--:|--:|:--|")
