@@ -10,7 +10,7 @@ export MNIST_DIR
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro test lint dag report bench clean-venv
+.PHONY: setup repro test lint dag report bench params clean-venv
 REV ?= HEAD
 
 $(BIN)/.installed: pyproject.toml
@@ -32,6 +32,10 @@ lint: setup
 # Includes the real-MNIST smoke run (tests/test_pipeline.py) whenever MNIST_DIR is set.
 test: lint
 	$(BIN)/python -m pytest -ra --durations=5
+
+# params.yaml from conf/ (Hydra presets), exactly as `dvc exp run` composes it.
+params: setup
+	$(BIN)/python scripts/compose_params.py $(PRESETS)
 
 dag: setup
 	$(BIN)/dvc dag

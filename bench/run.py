@@ -25,20 +25,14 @@ import torch
 
 from bench import recipe
 from fewshot import paths
+from fewshot.classify import train_classifier
 from fewshot.data import load_image_folder, load_subset
+from fewshot.gan import build_cgan, train_cgan
 from fewshot.generation import write_image_folder
 from fewshot.models import build_classifier
 from fewshot.params import load_params
 from fewshot.pngio import png_pool
-from fewshot.training import (
-    build_cgan,
-    resolve_device,
-    seeded_generator,
-    to_classifier_input,
-    to_gan_input,
-    train_cgan,
-    train_classifier,
-)
+from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input, to_gan_input
 
 # The targets: minimum speed-up over the recipe's loop, per device type.
 TARGETS = {
@@ -95,9 +89,9 @@ def main() -> None:
     x, y = to_gan_input(images, device), torch.from_numpy(labels).to(device)
 
     def project_cgan(epochs: int) -> torch.nn.Module:
-        gen = seeded_generator(0, device)
+        rng = seeded_rng(0, device)
         netg, netd = build_cgan(cgan_cfg, device)
-        train_cgan(netg, netd, x, y, {**cgan_cfg, "epochs": epochs}, gen)
+        train_cgan(netg, netd, x, y, {**cgan_cfg, "epochs": epochs}, rng)
         return netg
 
     results: dict[str, tuple[float, float, str]] = {}  # name -> (recipe s, project s, unit)
@@ -115,7 +109,7 @@ def main() -> None:
         per_class, n_images = args.per_class, 10 * args.per_class
         with png_pool() as pool:  # forked before the timed work, as in the generate stage
             write = lambda out: write_image_folder(  # noqa: E731
-                netg, out, per_class, 1000, seeded_generator(0, device), pool
+                netg, out, per_class, 1000, seeded_rng(0, device), pool
             )
             recipe.generate(netg, Path(tmp) / "warm", 2, device)
             write(Path(tmp) / "warm_project")
@@ -131,7 +125,7 @@ def main() -> None:
             imgs, labs = load_image_folder(folder)  # reading the PNGs is part of the job
             model = build_classifier("mlp").to(device)
             xs, ys = to_classifier_input(imgs, device), torch.from_numpy(labs).to(device)
-            train_classifier(model, xs, ys, clf_cfg, seeded_generator(0, device))
+            train_classifier(model, xs, ys, clf_cfg, seeded_rng(0, device))
 
         results["classifier training (MLP, batch 10)"] = (
             timed(lambda: recipe.train_classifier(folder, args.classifier_epochs, device), device),

@@ -97,14 +97,126 @@ class ProjectionDiscriminator(nn.Module):
         return self.linear(phi).view(-1) + (self.embed(labels) * phi).sum(1)
 
 
-DISCRIMINATORS = {"recipe": Discriminator, "projection": ProjectionDiscriminator}
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm without its own affine, then a per-class gain and bias (de Vries et al. 2017).
+
+    The label modulates every feature map of every layer instead of entering once as ten
+    constant channels at 1x1, which the recipe's generator can learn to ignore.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(N_CLASSES, channels)
+        self.bias = nn.Embedding(N_CLASSES, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        gain = self.gain(labels)[:, :, None, None]
+        bias = self.bias(labels)[:, :, None, None]
+        return self.bn(x) * gain + bias
+
+
+class FewShotGenerator(nn.Module):
+    """A generator sized for 28x28 digits: noise -> 7x7 -> 14 -> 28, conditional BatchNorm.
+
+    The label enters twice: as a one-hot beside the noise (a class signal from the first
+    step, when every class's BatchNorm gain is still 1) and through every BatchNorm.
+    Widths 8c, 4c, 2c at 7, 14 and 28 pixels: about 14 million multiply-adds per image at
+    base_channels 16, most of it in the two transposed convolutions.
+    """
+
+    def __init__(self, noise_dim: int = 100, base_channels: int = 16) -> None:
+        super().__init__()
+        self.noise_dim = noise_dim
+        c = base_channels
+        self.fc = nn.Linear(noise_dim + N_CLASSES, c * 8 * 7 * 7)
+        self.bn0 = ConditionalBatchNorm2d(c * 8)
+        self.up1 = nn.ConvTranspose2d(c * 8, c * 4, 4, 2, 1, bias=False)  # 7 -> 14
+        self.bn1 = ConditionalBatchNorm2d(c * 4)
+        self.up2 = nn.ConvTranspose2d(c * 4, c * 2, 4, 2, 1, bias=False)  # 14 -> 28
+        self.bn2 = ConditionalBatchNorm2d(c * 2)
+        self.out = nn.Conv2d(c * 2, 1, 3, 1, 1)
+
+    def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        z = torch.cat([noise.view(len(noise), -1), one_hot(labels)], dim=1)
+        x = self.fc(z).view(len(noise), -1, 7, 7)
+        x = F.relu(self.bn0(x, labels))
+        x = F.relu(self.bn1(self.up1(x), labels))
+        x = F.relu(self.bn2(self.up2(x), labels))
+        return torch.tanh(self.out(x))
+
+
+def minibatch_stddev(x: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """Append the standard deviation across a group of images as one more channel (Karras
+    et al. 2018): a batch of near-identical fakes is then visible to D, one image at a time."""
+    n, c, h, w = x.shape
+    g = min(group, n)
+    while n % g:  # the largest group size that divides the batch
+        g -= 1
+    std = x.view(g, n // g, c, h, w).var(0, unbiased=False).add(1e-8).sqrt()
+    std = std.mean(dim=(1, 2, 3), keepdim=True).repeat(g, 1, h, w)
+    return torch.cat([x, std], dim=1)
+
+
+class FewShotDiscriminator(nn.Module):
+    """Spectral-norm CNN sized for 28x28 with a projection head, a minibatch-stddev channel
+    and an auxiliary classifier head (AC-GAN) that the few-shot loss can use.
+
+    score(x, y) = w . phi(x) + embed(y) . phi(x), as in `ProjectionDiscriminator`; `classify`
+    turns the same features phi(x) into class logits.
+    """
+
+    def __init__(self, base_channels: int = 16, stddev_group: int = 4) -> None:
+        super().__init__()
+        c = base_channels
+        sn = nn.utils.parametrizations.spectral_norm
+        self.stddev_group = stddev_group
+        self.body = nn.Sequential(
+            sn(nn.Conv2d(1, c, 3, 1, 1)),
+            nn.LeakyReLU(0.1),
+            sn(nn.Conv2d(c, c * 2, 4, 2, 1)),  # 28 -> 14
+            nn.LeakyReLU(0.1),
+            sn(nn.Conv2d(c * 2, c * 4, 4, 2, 1)),  # 14 -> 7
+            nn.LeakyReLU(0.1),
+        )
+        extra = 1 if stddev_group > 1 else 0
+        self.head = nn.Sequential(sn(nn.Conv2d(c * 4 + extra, c * 4, 3, 1, 1)), nn.LeakyReLU(0.1))
+        self.linear = sn(nn.Linear(c * 4, 1))
+        self.embed = sn(nn.Embedding(N_CLASSES, c * 4))
+        self.aux = sn(nn.Linear(c * 4, N_CLASSES))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.body(images)
+        if self.stddev_group > 1:
+            x = minibatch_stddev(x, self.stddev_group)
+        return self.head(x).sum(dim=(2, 3))  # global sum pooling
+
+    def score(self, phi: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.linear(phi).view(-1) + (self.embed(labels) * phi).sum(1)
+
+    def classify(self, phi: torch.Tensor) -> torch.Tensor:
+        """Class logits from the same features (AC-GAN's auxiliary head)."""
+        return self.aux(phi)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.score(self.features(images), labels)
+
+
+DISCRIMINATORS = {
+    "recipe": Discriminator,
+    "projection": ProjectionDiscriminator,
+    "fewshot": FewShotDiscriminator,
+}
+GENERATORS = {"recipe": Generator, "fewshot": FewShotGenerator}
 
 
 def dcgan_init(module: nn.Module) -> None:
     """DCGAN weight init: conv weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, nn.BatchNorm2d) and module.affine:  # conditional BN has its own
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 

@@ -14,6 +14,8 @@ import yaml
 
 from fewshot.errors import ParamError
 
+DIFFAUGMENT_POLICIES = ("none", "translation", "translation,cutout")
+
 DATASETS = ("mnist", "fashion-mnist")
 # Smallest training-class count per dataset: the upper bound for n_per_class.
 MIN_CLASS_COUNT = {"mnist": 5421, "fashion-mnist": 6000}
@@ -78,13 +80,18 @@ SCHEMA: dict[str, Any] = {
         "subset": Field(str, choices=("first", "random")),
     },
     "cgan": {
+        "generator": Field(str, choices=("recipe", "fewshot")),
+        "discriminator": Field(str, choices=("recipe", "projection", "fewshot")),
         "epochs": _int(1),
+        "steps": _int(0),
         "batch_size": _int(1),
         "noise_dim": _int(1),
         "base_channels": _int(1),
         "loss": Field(str, choices=("lsgan", "bce", "hinge")),
-        "discriminator": Field(str, choices=("recipe", "projection")),
-        "diffaugment": Field(bool),
+        "fake_labels": Field(str, choices=("batch", "random")),
+        "diffaugment": Field(str, choices=DIFFAUGMENT_POLICIES),
+        "mode_seeking": Field(float, low=0.0),
+        "aux_weight": Field(float, low=0.0),
         "ema": Field(float, low=0.0, high=0.999999),
         "lr": _rate(),
         "beta1": Field(float, low=0.0, high=0.999999),
@@ -96,10 +103,12 @@ SCHEMA: dict[str, Any] = {
     "generate": {
         "per_class": _int(1),
         "batch_size": _int(1),
+        "oversample": _int(1, 100),
     },
     "classifier": {
         "arch": Field(str, choices=("mlp", "lenet", "cnn")),
         "epochs": _int(1),
+        "steps": _int(0),
         "batch_size": _int(1),
         "lr": _rate(),
         "weight_decay": Field(float, low=0.0),
@@ -122,6 +131,8 @@ SCHEMA: dict[str, Any] = {
         "reference_samples": _int(10),
         "near_copy_quantile": Field(float, low=0.0, high=1.0),
         "nn_pairs_per_class": _int(1, 20),
+        "diversity_samples": _int(2),
+        "grid_columns": _int(1, 100),
     },
 }
 
@@ -157,6 +168,18 @@ def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:
         raise ParamError(
             f"{source}: 'n_per_class' = {params['n_per_class']} is invalid: expected an integer "
             f"between 1 and {bound}, the smallest training-class count of {dataset}"
+        )
+    cgan = params["cgan"]
+    if cgan["mode_seeking"] > 0 and cgan["batch_size"] < 2:
+        raise ParamError(
+            f"{source}: 'cgan.mode_seeking' > 0 compares pairs of fakes: 'cgan.batch_size' must "
+            f"be at least 2, got {cgan['batch_size']}"
+        )
+    if cgan["aux_weight"] > 0 and cgan["discriminator"] != "fewshot":
+        raise ParamError(
+            f"{source}: 'cgan.aux_weight' = {cgan['aux_weight']!r} needs a discriminator with a "
+            f"classifier head: set 'cgan.discriminator' to 'fewshot' (it is "
+            f"{cgan['discriminator']!r}) or 'cgan.aux_weight' to 0"
         )
     return params
 

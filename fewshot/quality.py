@@ -17,7 +17,7 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from fewshot.models import N_CLASSES, Judge
-from fewshot.training import to_classifier_input
+from fewshot.runtime import to_classifier_input
 
 
 @torch.no_grad()
@@ -97,3 +97,21 @@ def memorisation(
         "generated_nn_distance": gen_dist,
         "test_nn_distance": test_dist,
     }
+
+
+def within_class_diversity(
+    values: np.ndarray, labels: np.ndarray, per_class: int, seed: int
+) -> np.ndarray:
+    """Mean pairwise L2 distance between items of the same class, per class (N_CLASSES,).
+
+    `values` are feature vectors or images (flattened); up to `per_class` items of each class
+    are drawn with `seed`. A generator that ignores its noise scores 0; the same score for
+    real test images is what a generator of the real variety reaches.
+    """
+    flat = values.reshape(len(values), -1).astype(np.float32)
+    picks = balanced_sample(labels, per_class, seed)
+    scores = []
+    for c in range(N_CLASSES):
+        members = torch.from_numpy(flat[picks[labels[picks] == c]])
+        scores.append(torch.pdist(members).mean().item() if len(members) > 1 else float("nan"))
+    return np.array(scores)

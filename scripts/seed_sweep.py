@@ -1,76 +1,106 @@
 """Run the pipeline for several seeds and classifiers with `dvc exp run`; tabulate the spread.
 
-Each run is a DVC experiment (see `dvc exp show`); DVC's run cache reuses the CGAN when only
-the classifier changes. Results are read from each run's metric files and summarised as mean,
-standard deviation, min and max of the real-test accuracy per classifier and training source.
-Needs a clean git workspace, which it restores at the end.
+Each run is a DVC experiment (see `dvc exp show`) over presets from conf/ (`cgan=recipe|fewshot`,
+`classifier=mlp|lenet|strong`); DVC's run cache reuses the CGAN when only the classifier
+changes. Every run appends its rows to the CSV at once (an interrupted sweep keeps what it
+measured): real-test accuracy per classifier and source, the generator's scores, the
+`train_cgan` wall time when the stage ran, and the machine. Needs a clean git workspace,
+which it restores at the end.
 
-    python scripts/seed_sweep.py --seeds 0 1 2 --archs mlp lenet --out results/seeds
+    python scripts/seed_sweep.py --seeds 0 1 2 --classifiers mlp lenet --out results/seeds
+    python scripts/seed_sweep.py --config fewshot --cgan fewshot --subset random --seeds 1 2 3 \
+        --classifiers mlp --out results/generator
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from fewshot import paths
+from fewshot.runtime import machine_summary
 
-GENERATOR_SCORES = ("label_fidelity", "fid", "precision", "recall", "coverage")
+GENERATOR_SCORES = (
+    "label_fidelity",
+    "fid",
+    "precision",
+    "recall",
+    "coverage",
+    "diversity_ratio",
+    "diversity_ratio_pixels",
+    "near_copy_fraction",
+)
 
 
 def sh(*cmd: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def run_one(seed: int, arch: str, extra: list[str]) -> list[dict]:
-    sets = [f"seed={seed}", f"classifier.arch={arch}", *extra]
-    cmd = ["dvc", "exp", "run", "--force", "-n", f"{arch}-seed{seed}"]
+def run_one(args: argparse.Namespace, seed: int, classifier: str) -> list[dict]:
+    sets = [
+        f"cgan={args.cgan}",
+        f"classifier={classifier}",
+        f"seed={seed}",
+        f"data.subset={args.subset}",
+        *args.set,
+    ]
+    cmd = ["dvc", "exp", "run", "--force", "-n", f"{args.config}-{classifier}-seed{seed}"]
     for item in sets:
         cmd += ["-S", item]
-    print("$", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
-    rows = []
+    targets = [f"evaluate@{source}" for source in args.sources] + ["evaluate_generator"]
+    print("$", " ".join(cmd + targets), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "resources.jsonl"
+        env = {**os.environ, "FEWSHOT_RESOURCE_LOG": str(log)}
+        subprocess.run(cmd + targets, check=True, env=env)
+        stages = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    cgan_s = next((r["wall_s"] for r in stages if r["stage"] == "train_cgan"), None)
     generator = json.loads(paths.GENERATOR_METRICS.read_text())
-    for source in paths.SOURCES:
+    rows = []
+    for source in args.sources:
         test = json.loads(paths.eval_metrics(source).read_text())
         own = json.loads((paths.classifier_live(source) / "metrics.json").read_text())
         rows.append(
             {
-                "classifier": arch,
-                "seed": seed,
+                "config": args.config,
+                "classifier": classifier,
+                "subset": args.subset,
+                "subset_seed": seed,
                 "source": source,
                 "real_test_accuracy": test["accuracy"],
                 "own_training_data_accuracy": own["accuracy_on_own_training_data"],
-                **{f"generator_{key}": generator[key] for key in GENERATOR_SCORES},
+                **{f"generator_{key}": generator.get(key) for key in GENERATOR_SCORES},
+                "train_cgan_s": cgan_s,  # empty when the CGAN came from the run cache
+                "machine": machine_summary(),
             }
         )
     return rows
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    grouped = runs.groupby(["classifier", "source"], sort=False)
+    grouped = runs.groupby(["config", "classifier", "source"], sort=False)
     table = grouped["real_test_accuracy"].agg(["mean", "std", "min", "max", "count"])
     table["own training data (mean)"] = grouped["own_training_data_accuracy"].mean()
     return table.rename(columns={"count": "runs"}).reset_index()
 
 
 def summarise_generators(runs: pd.DataFrame) -> pd.DataFrame:
-    """Generator scores (one GAN per seed), mean and std over seeds."""
+    """Generator scores (one GAN per config and seed), mean and std over seeds."""
     columns = [f"generator_{key}" for key in GENERATOR_SCORES if f"generator_{key}" in runs]
-    per_seed = runs.drop_duplicates("seed")[columns]
-    table = per_seed.agg(["mean", "std"]).T
-    table.index = [c.removeprefix("generator_") for c in table.index]
+    per_seed = runs.drop_duplicates(["config", "subset_seed"])
+    table = per_seed.groupby("config", sort=False)[columns].agg(["mean", "std"]).T
+    table.index = [f"{score.removeprefix('generator_')} ({stat})" for score, stat in table.index]
     return table.rename_axis("generator score").reset_index()
 
 
 def write_summary(runs: pd.DataFrame, out: Path) -> None:
-    runs = runs.sort_values(["classifier", "seed", "source"], kind="stable")
-    runs.to_csv(out.with_suffix(".csv"), index=False)
     markdown = summarise(runs).to_markdown(index=False, floatfmt=".4f")
     if any(column.startswith("generator_") for column in runs):
         markdown += "\n\n" + summarise_generators(runs).to_markdown(index=False, floatfmt=".4f")
@@ -81,7 +111,11 @@ def write_summary(runs: pd.DataFrame, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--archs", nargs="+", default=["mlp", "lenet"])
+    parser.add_argument("--classifiers", nargs="+", default=["mlp", "lenet"])
+    parser.add_argument("--cgan", default="recipe", help="preset from conf/cgan/")
+    parser.add_argument("--subset", choices=("first", "random"), default="first")
+    parser.add_argument("--sources", nargs="+", choices=paths.SOURCES, default=list(paths.SOURCES))
+    parser.add_argument("--config", help="name of this configuration in the CSV (default: --cgan)")
     parser.add_argument(
         "--set",
         action="append",
@@ -92,34 +126,31 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/seeds"))
     parser.add_argument(
         "--summarise",
-        type=Path,
-        nargs="+",
-        metavar="CSV",
-        help="run nothing: merge per-run CSVs written by earlier sweeps (run in parallel, say)",
+        action="store_true",
+        help="run nothing: tabulate the rows already in the CSV",
     )
     args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.config = args.config or args.cgan
+    csv = args.out.with_suffix(".csv")
+    csv.parent.mkdir(parents=True, exist_ok=True)
     if args.summarise:
-        runs = pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True)
-        write_summary(runs, args.out)
+        write_summary(pd.read_csv(csv), args.out)
         return
     if sh("git", "status", "--porcelain", "--untracked-files=no").strip():
         sys.exit("error: the git workspace has uncommitted changes; commit or stash them first")
     # Restored by content at the end: `git checkout` can miss a same-size edit (`seed: 0` ->
     # `seed: 1`) made within the index's timestamp resolution.
     committed = {p: p.read_bytes() for p in (Path("params.yaml"), Path("dvc.lock")) if p.exists()}
-    rows: list[dict] = []
     try:
-        for arch in args.archs:
+        for classifier in args.classifiers:
             for seed in args.seeds:
-                rows += run_one(seed, arch, args.set)
-                # Written after every run, so an interrupted sweep keeps what it measured.
-                pd.DataFrame(rows).to_csv(args.out.with_suffix(".csv"), index=False)
+                rows = pd.DataFrame(run_one(args, seed, classifier))
+                rows.to_csv(csv, mode="a", header=not csv.exists(), index=False)
     finally:  # back to the committed state; the experiments stay in `dvc exp show`
         for path, content in committed.items():
             path.write_bytes(content)
         subprocess.run(["dvc", "checkout", "--quiet"], check=False)
-    write_summary(pd.DataFrame(rows), args.out)
+    write_summary(pd.read_csv(csv), args.out)
 
 
 if __name__ == "__main__":

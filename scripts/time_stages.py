@@ -13,19 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-
-
-def machine() -> str:
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name()} (CUDA), {os.cpu_count()} CPU cores"
-    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+from fewshot.runtime import machine_summary
 
 
 def timed_repro(*args: str, env: dict[str, str] | None = None) -> float:
@@ -44,7 +37,7 @@ def table(records: list[dict], total: float, noop: float) -> str:
         )
     return "\n".join(
         [
-            f"`dvc repro --force` on {machine()}, torch {torch.__version__}:",
+            f"`dvc repro --force` on {machine_summary()}:",
             "",
             "| stage | process (s) | of which the stage's work (s) | peak host RSS (MiB) "
             "| peak GPU (MiB) |",

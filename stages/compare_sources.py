@@ -13,7 +13,7 @@ from fewshot.io import atomic_path, run
 from fewshot.params import load_params
 
 
-def generator_table(m: dict) -> str:
+def generator_table(m: dict, near_copy_quantile: float) -> str:
     """The generator's scores beside the same scores for the real subset (the floor)."""
     rows = [
         ("label fidelity (judge agrees with the conditioned class)", m["label_fidelity"], None),
@@ -22,6 +22,8 @@ def generator_table(m: dict) -> str:
         ("recall", m["recall"], m["real_subset_recall"]),
         ("density", m["density"], m["real_subset_density"]),
         ("coverage", m["coverage"], m["real_subset_coverage"]),
+        ("within-class diversity / real test's (judge features)", m["diversity_ratio"], None),
+        ("within-class diversity / real test's (pixels)", m["diversity_ratio_pixels"], None),
         ("near-copies of a training image", m["near_copy_fraction"], None),
     ]
     frame = pd.DataFrame(rows, columns=["generator score", "generated", "real subset"])
@@ -29,7 +31,7 @@ def generator_table(m: dict) -> str:
     return (
         f"Generator, scored by a judge CNN with {m['judge_test_accuracy']:.2%} real-test "
         f"accuracy ({m['n_scored']} images per side; a near-copy is closer to a training image "
-        f"than 99% of real test images are):\n\n"
+        f"than {1 - near_copy_quantile:.0%} of real test images are):\n\n"
         + frame.to_markdown(index=False, floatfmt=".4f")
         + "\n"
     )
@@ -59,7 +61,10 @@ def main() -> None:
         f"### {title}\n\n"
         + table.to_markdown(index=False, floatfmt=".4f")
         + "\n\n"
-        + generator_table(json.loads(paths.GENERATOR_METRICS.read_text()))
+        + generator_table(
+            json.loads(paths.GENERATOR_METRICS.read_text()),
+            params["quality"]["near_copy_quantile"],
+        )
     )
     with atomic_path(paths.METRICS / "summary.md") as tmp:
         tmp.write_text(markdown)

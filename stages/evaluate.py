@@ -12,12 +12,13 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from fewshot import paths
+from fewshot.classify import predict
 from fewshot.data import N_CLASSES, check_subset_provenance, load_split
 from fewshot.figures import save_misclassified
 from fewshot.io import atomic_path, load_state, run, write_json
 from fewshot.models import build_classifier
 from fewshot.params import load_params
-from fewshot.training import predict, resolve_device, to_classifier_input
+from fewshot.runtime import resolve_device, to_classifier_input
 
 
 def main() -> None:

@@ -12,18 +12,13 @@ import numpy as np
 import torch
 
 from fewshot import paths
+from fewshot.classify import predict, train_classifier
 from fewshot.data import load_image_folder, load_subset
 from fewshot.io import run, save_state
 from fewshot.live import live_epochs, log_epoch
 from fewshot.models import build_classifier
 from fewshot.params import load_params
-from fewshot.training import (
-    predict,
-    resolve_device,
-    seeded_generator,
-    to_classifier_input,
-    train_classifier,
-)
+from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input, total_steps
 
 
 def load_source(source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -44,13 +39,14 @@ def main() -> None:
     cfg = params["classifier"]
     device = resolve_device(params["device"])
     images, labels = load_source(source)
-    gen = seeded_generator(params["seed"], device)
+    rng = seeded_rng(params["seed"], device)
     x, y = to_classifier_input(images, device), torch.from_numpy(labels).to(device)
     model = build_classifier(cfg["arch"]).to(device)
 
     live_dir = paths.classifier_live(source)
-    with live_epochs(live_dir, cfg["epochs"], f"train_classifier@{source}") as (live, bar):
-        train_classifier(model, x, y, cfg, gen, on_epoch=partial(log_epoch, live, bar))
+    _, epochs = total_steps(len(x), cfg)
+    with live_epochs(live_dir, epochs, f"train_classifier@{source}") as (live, bar):
+        train_classifier(model, x, y, cfg, rng, on_epoch=partial(log_epoch, live, bar))
         own_accuracy = (predict(model, x, 1000) == y).float().mean().item()
         live.log_metric("accuracy_on_own_training_data", own_accuracy, plot=False)
         live.log_metric("n_train", len(x), plot=False)

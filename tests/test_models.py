@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from fewshot.classify import train_classifier
 from fewshot.errors import TrainingError
+from fewshot.gan import build_cgan, train_cgan
 from fewshot.io import load_state, save_state
 from fewshot.models import (
     MLP,
@@ -18,10 +20,15 @@ from fewshot.models import (
     build_classifier,
     dcgan_init,
 )
-from fewshot.training import build_cgan, seeded_generator, train_cgan, train_classifier
+from fewshot.runtime import seeded_rng
 
 CGAN_CFG = {
+    "generator": "recipe",
     "epochs": 2,
+    "steps": 0,
+    "fake_labels": "batch",
+    "mode_seeking": 0.0,
+    "aux_weight": 0.0,
     "batch_size": 8,
     "noise_dim": 16,
     "base_channels": 8,
@@ -33,14 +40,14 @@ CGAN_CFG = {
     "sample_every": 1,
     "precision": "fp32",
     "discriminator": "recipe",
-    "diffaugment": False,
+    "diffaugment": "none",
     "ema": 0.0,
 }
 DATA_EFFICIENT = {
     **CGAN_CFG,
     "discriminator": "projection",
     "loss": "hinge",
-    "diffaugment": True,
+    "diffaugment": "translation,cutout",
     "ema": 0.9,
 }
 
@@ -91,9 +98,9 @@ def test_mlp_has_the_recipe_layers() -> None:
 
 
 def _train_tiny_cgan(seed: int, images: torch.Tensor) -> Generator:
-    gen = seeded_generator(seed, torch.device("cpu"))
+    rng = seeded_rng(seed, torch.device("cpu"))
     netg, netd = build_cgan(CGAN_CFG, torch.device("cpu"))
-    train_cgan(netg, netd, images, torch.arange(len(images)) % 10, CGAN_CFG, gen)
+    train_cgan(netg, netd, images, torch.arange(len(images)) % 10, CGAN_CFG, rng)
     return netg
 
 
@@ -112,21 +119,22 @@ def test_cgan_training_is_deterministic_on_cpu(tmp_path) -> None:
 def test_divergence_names_epoch_and_step() -> None:
     images = torch.rand(20, 1, 28, 28)
     images[13] = float("nan")  # in the second batch of the first epoch, whatever the order
-    gen = seeded_generator(0, torch.device("cpu"))
+    rng = seeded_rng(0, torch.device("cpu"))
     netg, netd = build_cgan(CGAN_CFG, torch.device("cpu"))
     with pytest.raises(TrainingError, match=r"non-finite loss at epoch 1, step [1-3]"):
-        train_cgan(netg, netd, images, torch.arange(20) % 10, CGAN_CFG, gen)
+        train_cgan(netg, netd, images, torch.arange(20) % 10, CGAN_CFG, rng)
 
 
 def test_classifier_learns_a_separable_toy_problem() -> None:
-    from fewshot.training import predict, to_classifier_input
+    from fewshot.classify import predict
+    from fewshot.runtime import to_classifier_input
     from tests.conftest import tiny_split
 
     images, labels = tiny_split(10, seed=0)
     x, y = to_classifier_input(images), torch.from_numpy(labels).long()
     model = build_classifier("mlp")
     cfg = {"epochs": 5, "batch_size": 10, "lr": 1e-3}
-    train_classifier(model, x, y, cfg, seeded_generator(0, torch.device("cpu")))
+    train_classifier(model, x, y, cfg, seeded_rng(0, torch.device("cpu")))
     assert (predict(model, x, 50) == y).float().mean() > 0.9
 
 
@@ -142,10 +150,10 @@ def test_load_state_refuses_non_checkpoints(tmp_path) -> None:
 
 def test_bf16_cgan_training_runs_and_leaves_the_discriminator_trainable() -> None:
     images = torch.rand(20, 1, 28, 28) * 2 - 1
-    gen = seeded_generator(0, torch.device("cpu"))
+    rng = seeded_rng(0, torch.device("cpu"))
     netg, netd = build_cgan(CGAN_CFG, torch.device("cpu"))
     before = netd.state_dict()["net.0.weight"].clone()
-    train_cgan(netg, netd, images, torch.arange(20) % 10, {**CGAN_CFG, "precision": "bf16"}, gen)
+    train_cgan(netg, netd, images, torch.arange(20) % 10, {**CGAN_CFG, "precision": "bf16"}, rng)
     assert all(p.requires_grad for p in netd.parameters())
     assert all(p.dtype == torch.float32 for p in netg.parameters())  # autocast, not a cast
     assert not torch.equal(before, netd.state_dict()["net.0.weight"])
@@ -161,16 +169,16 @@ def test_projection_discriminator_scores_depend_on_the_label() -> None:
 
 
 def test_data_efficient_cgan_trains_and_the_ema_lags_the_generator() -> None:
-    from fewshot.training import generator_ema
+    from fewshot.gan import generator_ema
 
     images = torch.rand(20, 1, 28, 28) * 2 - 1
-    gen = seeded_generator(0, torch.device("cpu"))
+    rng = seeded_rng(0, torch.device("cpu"))
     netg, netd = build_cgan(DATA_EFFICIENT, torch.device("cpu"))
     assert isinstance(netd, ProjectionDiscriminator)
     ema = generator_ema(netg, DATA_EFFICIENT["ema"])
     seen = []
     train_cgan(
-        netg, netd, images, torch.arange(20) % 10, DATA_EFFICIENT, gen,
+        netg, netd, images, torch.arange(20) % 10, DATA_EFFICIENT, rng,
         on_epoch=lambda epoch, stats: seen.append(stats), ema=ema,
     )  # fmt: skip
     assert len(seen) == 2 and all(np.isfinite(list(s.values())).all() for s in seen)
@@ -180,7 +188,7 @@ def test_data_efficient_cgan_trains_and_the_ema_lags_the_generator() -> None:
 
 
 def test_gan_losses_match_their_definitions() -> None:
-    from fewshot.training import gan_losses
+    from fewshot.gan import gan_losses
 
     real, fake = torch.tensor([0.5, 2.0]), torch.tensor([-0.5, 0.3])
     d, g = gan_losses("lsgan")
@@ -192,14 +200,16 @@ def test_gan_losses_match_their_definitions() -> None:
 
 
 def test_diff_augment_keeps_background_range_and_gradients() -> None:
-    from fewshot.training import diff_augment
+    from fewshot.augment import diff_augment
 
     blank = -torch.ones(4, 1, 28, 28)
-    gen = torch.Generator().manual_seed(0)
-    assert torch.equal(diff_augment(blank, gen), blank)  # padding and holes are background
+    rng = torch.Generator().manual_seed(0)
+    assert torch.equal(
+        diff_augment(blank, rng, "translation,cutout"), blank
+    )  # padding and holes are background
     x = (torch.rand(8, 1, 28, 28) * 2 - 1).requires_grad_()
-    out = diff_augment(x, torch.Generator().manual_seed(1))
-    again = diff_augment(x, torch.Generator().manual_seed(1))
+    out = diff_augment(x, torch.Generator().manual_seed(1), "translation,cutout")
+    again = diff_augment(x, torch.Generator().manual_seed(1), "translation,cutout")
     assert out.shape == x.shape and torch.equal(out, again)
     assert out.min() >= -1 and out.max() <= 1 and not torch.equal(out, x)
     out.sum().backward()
@@ -207,11 +217,11 @@ def test_diff_augment_keeps_background_range_and_gradients() -> None:
 
 
 def test_random_affine_is_the_identity_at_zero_range_and_varies_per_image() -> None:
-    from fewshot.training import random_affine
+    from fewshot.augment import random_affine
 
     x = torch.rand(6, 1, 28, 28)
-    gen = torch.Generator().manual_seed(0)
-    same = random_affine(x, gen, degrees=0, scale=0, translate=0, shear=0)
+    rng = torch.Generator().manual_seed(0)
+    same = random_affine(x, rng, degrees=0, scale=0, translate=0, shear=0)
     torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
     one = x[:1].repeat(6, 1, 1, 1)
     warped = random_affine(one, torch.Generator().manual_seed(0))
@@ -220,7 +230,7 @@ def test_random_affine_is_the_identity_at_zero_range_and_varies_per_image() -> N
 
 
 def test_augmented_one_cycle_training_reduces_the_loss_and_uses_the_warps() -> None:
-    from fewshot.training import to_classifier_input
+    from fewshot.runtime import to_classifier_input
     from tests.conftest import tiny_split
 
     images, labels = tiny_split(10, seed=0)
@@ -234,7 +244,7 @@ def test_augmented_one_cycle_training_reduces_the_loss_and_uses_the_warps() -> N
         torch.manual_seed(0)
         model, losses = build_classifier("cnn"), []
         train_classifier(
-            model, x, y, cfg, seeded_generator(0, torch.device("cpu")),
+            model, x, y, cfg, seeded_rng(0, torch.device("cpu")),
             on_epoch=lambda epoch, stats: losses.append(stats["loss"]),
         )  # fmt: skip
         return model, losses
@@ -244,3 +254,151 @@ def test_augmented_one_cycle_training_reduces_the_loss_and_uses_the_warps() -> N
     plain, _ = train({**cfg, "augment": False})
     weight = "net.0.weight"
     assert not torch.equal(augmented.state_dict()[weight], plain.state_dict()[weight])
+
+
+FEW_SHOT = {
+    **CGAN_CFG,
+    "generator": "fewshot",
+    "discriminator": "fewshot",
+    "loss": "hinge",
+    "steps": 7,
+    "batch_size": 8,
+    "diffaugment": "translation",
+    "mode_seeking": 1.0,
+    "aux_weight": 1.0,
+    "ema": 0.9,
+}
+
+
+def test_mode_seeking_ratio_is_zero_for_a_generator_that_ignores_its_noise() -> None:
+    from fewshot.gan import mode_seeking_loss, mode_seeking_ratio
+
+    noise = torch.randn(8, 16)
+    same = torch.rand(1, 1, 28, 28).repeat(8, 1, 1, 1)
+    assert mode_seeking_ratio(same, noise) == 0
+    assert mode_seeking_loss(same, noise) == pytest.approx(1e5)  # 1 / (0 + eps)
+    # Pairs (i, i + 4): images differ by 0.5 everywhere, noise by 2 everywhere.
+    images = torch.cat([torch.zeros(4, 1, 28, 28), torch.full((4, 1, 28, 28), 0.5)])
+    noise = torch.cat([torch.zeros(4, 16), torch.full((4, 16), 2.0)])
+    assert mode_seeking_ratio(images, noise) == pytest.approx(0.25)
+    assert mode_seeking_loss(images, noise) == pytest.approx(1 / (0.25 + 1e-5))
+
+
+def test_conditional_batchnorm_applies_the_gain_and_bias_of_each_label() -> None:
+    from fewshot.models import ConditionalBatchNorm2d
+
+    cbn = ConditionalBatchNorm2d(3)
+    with torch.no_grad():
+        cbn.gain.weight.copy_(torch.arange(10.0)[:, None].repeat(1, 3))  # gain = label
+        cbn.bias.weight.copy_(torch.full((10, 3), 5.0))
+        x = torch.randn(64, 3, 4, 4)
+        out = cbn(x, torch.full((64,), 2))  # train mode: normalised by the batch, 2 * x_hat + 5
+        other = cbn(x, torch.full((64,), 7))
+    assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.full((3,), 5.0), atol=1e-5)
+    assert torch.allclose(out.std(dim=(0, 2, 3), unbiased=False), torch.full((3,), 2.0), atol=1e-3)
+    # The same input under another label differs by exactly the gains and biases.
+    assert torch.allclose(other - 5, (out - 5) * 7 / 2, atol=1e-5)
+
+
+def test_few_shot_generator_is_conditioned_and_uses_its_noise() -> None:
+    from fewshot.models import FewShotGenerator
+
+    torch.manual_seed(0)
+    netg = FewShotGenerator(noise_dim=16, base_channels=8).apply(dcgan_init).eval()
+    for bn in (netg.bn0, netg.bn1, netg.bn2):  # at init every class has gain 1 and bias 0
+        torch.nn.init.normal_(bn.gain.weight, 1.0, 0.5)
+        torch.nn.init.normal_(bn.bias.weight, 0.0, 0.5)
+    noise = torch.randn(2, 16)
+    by_label = netg(noise[:1].repeat(10, 1), torch.arange(10))
+    assert by_label.shape == (10, 1, 28, 28) and by_label.abs().max() <= 1
+    assert by_label.detach().flatten(1).unique(dim=0).shape[0] == 10
+    by_noise = netg(noise, torch.tensor([3, 3]))
+    assert not torch.allclose(by_noise[0], by_noise[1])
+
+
+def test_minibatch_stddev_sees_a_collapsed_batch() -> None:
+    from fewshot.models import minibatch_stddev
+
+    same = torch.rand(1, 4, 7, 7).repeat(8, 1, 1, 1)
+    varied = torch.rand(8, 4, 7, 7)
+    assert minibatch_stddev(same).shape == (8, 5, 7, 7)
+    assert minibatch_stddev(same)[:, 4].max() < 1e-3 < minibatch_stddev(varied)[:, 4].min()
+    assert minibatch_stddev(varied[:6], group=4).shape == (6, 5, 7, 7)  # group 3 divides 6
+
+
+def test_few_shot_cgan_trains_for_its_step_budget_with_every_option_on() -> None:
+    from fewshot.gan import generator_ema, total_steps
+    from fewshot.models import FewShotDiscriminator, FewShotGenerator
+
+    images = torch.rand(20, 1, 28, 28) * 2 - 1
+    rng = seeded_rng(0, torch.device("cpu"))
+    netg, netd = build_cgan(FEW_SHOT, torch.device("cpu"))
+    assert isinstance(netg, FewShotGenerator) and isinstance(netd, FewShotDiscriminator)
+    ema = generator_ema(netg, FEW_SHOT["ema"])
+    seen = []
+    train_cgan(
+        netg, netd, images, torch.arange(20) % 10, FEW_SHOT, rng,
+        on_epoch=lambda epoch, stats: seen.append(stats), ema=ema,
+    )  # fmt: skip
+    # 20 images at batch 8 are 3 steps an epoch: 7 steps end inside the third epoch.
+    assert total_steps(20, FEW_SHOT) == (7, 3)
+    assert int(ema.n_averaged) == 7 and len(seen) == 3
+    assert all(np.isfinite(list(s.values())).all() for s in seen)
+    assert all(s["mode_seeking_ratio"] > 0 for s in seen)
+
+
+@pytest.mark.parametrize("fake_labels", ["batch", "random"])
+def test_fake_labels_pair_up_for_mode_seeking(fake_labels: str) -> None:
+    from fewshot.gan import _fake_labels
+
+    y = torch.arange(9) % 10
+    cfg = {**FEW_SHOT, "fake_labels": fake_labels}
+    out = _fake_labels(y, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(out[:4], out[4:8])  # pair (i, i + 4) shares its label
+    if fake_labels == "batch":
+        assert torch.equal(out[:4], y[:4]) and out[8] == y[8]
+
+
+def test_classifier_step_budget_is_the_same_for_any_number_of_images() -> None:
+    from fewshot.runtime import total_steps
+
+    cfg = {"epochs": 3, "steps": 0, "batch_size": 10, "lr": 1e-3}
+    assert total_steps(95, cfg) == (30, 3)  # 10 steps an epoch, the last batch of 5
+    budget = {**cfg, "steps": 12}
+    assert total_steps(95, budget) == (12, 2) and total_steps(1000, budget) == (12, 1)
+    steps = []
+    model = MLP()
+    model.register_forward_hook(lambda *_: steps.append(1))
+    images, labels = torch.rand(95, 1, 28, 28), torch.arange(95) % 10
+    train_classifier(model, images, labels, budget, seeded_rng(0, torch.device("cpu")))
+    assert len(steps) == 12
+
+
+def test_oversampling_keeps_the_images_the_scorer_is_surest_of_in_draw_order() -> None:
+    from fewshot.generation import most_confident
+
+    images = torch.tensor([10, 200, 50, 200, 90], dtype=torch.uint8).view(5, 1, 1).expand(5, 2, 2)
+
+    def scorer(x: torch.Tensor) -> torch.Tensor:  # class 3 is more likely the brighter it is
+        p = torch.zeros(len(x), 10)
+        p[:, 3] = x.float().mean(dim=(1, 2)) / 255
+        return p
+
+    kept = most_confident(images, 3, 3, scorer)
+    assert kept[:, 0, 0].tolist() == [200, 200, 90]  # the three brightest, as drawn
+    assert most_confident(images, 3, 1, scorer)[:, 0, 0].tolist() == [200]  # the first tie
+
+
+def test_write_image_folder_selects_only_with_a_scorer(tmp_path) -> None:
+    from fewshot.generation import write_image_folder
+    from fewshot.models import FewShotGenerator
+    from fewshot.pngio import png_pool
+
+    netg = FewShotGenerator(noise_dim=8, base_channels=2)
+    with png_pool() as pool:
+        rng = torch.Generator().manual_seed(0)
+        with pytest.raises(ValueError, match="needs a scorer"):
+            write_image_folder(netg, tmp_path / "a", 3, 2, rng, pool, oversample=2)
+        uniform = lambda x: torch.full((len(x), 10), 0.1)  # noqa: E731
+        written = write_image_folder(netg, tmp_path / "b", 3, 2, rng, pool, 4, uniform)
+    assert written == 30 and len(list((tmp_path / "b").glob("*/*.png"))) == 30

@@ -54,7 +54,11 @@ def test_committed_defaults_are_valid_and_the_recipe() -> None:
         ("classifier.epochs", "ten", r"'classifier.epochs' = 'ten' is invalid"),
         ("generate.per_class", 0, r"'generate.per_class' = 0 is invalid"),
         ("cgan", 5, r"'cgan' must be a mapping"),
-        ("cgan.diffaugment", "yes", r"'cgan.diffaugment' = 'yes' .* expected true or false"),
+        ("cgan.diffaugment", "yes", r"'cgan.diffaugment' = 'yes' .* one of 'none', 'translation'"),
+        ("cgan.generator", "stylegan", r"'cgan.generator' = 'stylegan' .* one of 'recipe'"),
+        ("cgan.mode_seeking", -1.0, r"'cgan.mode_seeking' = -1.0 is invalid"),
+        ("cgan.steps", -5, r"'cgan.steps' = -5 is invalid: expected an integer >= 0"),
+        ("cgan.fake_labels", "same", r"'cgan.fake_labels' = 'same' .* one of 'batch', 'random'"),
         ("cgan.diffaugment", 1, r"'cgan.diffaugment' = 1 is invalid"),
         ("cgan.ema", 1.0, r"'cgan.ema' = 1.0 is invalid"),
         ("cgan.discriminator", "stylegan", r"one of 'recipe', 'projection'"),
@@ -101,3 +105,54 @@ def test_missing_key_and_bad_file(tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text("!!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(ParamError, match=r"not valid YAML"):  # safe_load refuses to run code
         load_params(tmp_path / "params.yaml")
+
+
+def test_few_shot_options_that_need_each_other() -> None:
+    params = with_value("cgan.aux_weight", 1.0)  # the recipe's D has no classifier head
+    with pytest.raises(ParamError, match=r"'cgan.aux_weight' = 1.0 needs .* 'cgan.discriminator'"):
+        validate_params(params)
+    params["cgan"]["discriminator"] = "fewshot"
+    validate_params(params)
+    params = with_value("cgan.mode_seeking", 1.0)
+    params["cgan"]["batch_size"] = 1
+    with pytest.raises(ParamError, match=r"'cgan.batch_size' must be at least 2, got 1"):
+        validate_params(params)
+
+
+def composed(tmp_path: Path, *overrides: str) -> dict:
+    """params.yaml as `dvc exp run -S ...` would compose it from conf/."""
+    from scripts.compose_params import compose
+
+    out = tmp_path / "params.yaml"
+    compose(list(overrides), out)
+    return validate_params(yaml.safe_load(out.read_text()))
+
+
+def test_committed_params_are_the_composed_defaults(tmp_path: Path) -> None:
+    from scripts.compose_params import compose
+
+    compose([], tmp_path / "params.yaml")
+    assert (tmp_path / "params.yaml").read_text() == (REPO / "params.yaml").read_text(), (
+        "params.yaml differs from conf/: run `make params`"
+    )
+
+
+@pytest.mark.parametrize(
+    "preset, expected",
+    [
+        ("cgan=recipe", {"cgan": {"generator": "recipe", "loss": "lsgan"}}),
+        ("cgan=fewshot", {"cgan": {"generator": "fewshot", "discriminator": "fewshot"}}),
+        ("classifier=lenet", {"classifier": {"arch": "lenet", "epochs": 10, "batch_size": 10}}),
+        ("classifier=strong", {"classifier": {"arch": "cnn", "augment": True}}),
+    ],
+)
+def test_every_preset_composes_to_valid_params(tmp_path: Path, preset: str, expected) -> None:
+    params = composed(tmp_path, preset)
+    for section, values in expected.items():
+        assert {k: params[section][k] for k in values} == values
+
+
+def test_a_key_on_top_of_a_preset_and_a_bad_preset(tmp_path: Path) -> None:
+    assert composed(tmp_path, "cgan=fewshot", "cgan.steps=7")["cgan"]["steps"] == 7
+    with pytest.raises(Exception, match="cgan/nosuch"):
+        composed(tmp_path, "cgan=nosuch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def test_repro_noop_and_experiment(tiny_repo) -> None:
     assert 0.0 <= quality["label_fidelity"] <= 1.0 and 0.0 <= quality["judge_test_accuracy"] <= 1.0
     assert quality["fid"] >= 0 and quality["fid_real_subset"] >= 0
     assert quality["n_generated"] == 60 and quality["n_scored"] == 30
+    assert quality["diversity_ratio"] >= 0 and set(quality["diversity_ratio_per_class"]) == {
+        str(c) for c in range(10)
+    }
 
     again = sh(repo, "dvc", "repro", env=env)
     assert "Running stage" not in again.stdout
@@ -119,6 +123,27 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
             assert {name.split("@")[0] + ("@" if "@" in name else "") for name in status} == stale
     finally:
         (repo / "params.yaml").write_text(original)
+
+
+def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
+    """`dvc exp run -S cgan=fewshot` through DVC's Hydra composition of conf/."""
+    repo, env = make_tiny_repo(tmp_path)
+    shutil.copytree(REPO / "conf", repo / "conf")
+    config = yaml.safe_load((repo / "conf/config.yaml").read_text())
+    # The tiny sizes on top of whichever preset is chosen (`_self_` comes last).
+    (repo / "conf/config.yaml").write_text(yaml.safe_dump(merge(config, TINY), sort_keys=False))
+    sh(repo, "dvc", "config", "hydra.enabled", "True", env=env)
+    commit(repo, "presets")
+    sh(repo, "dvc", "exp", "run", "-S", "cgan=fewshot", "-S", "cgan.steps=3", env=env)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert params["cgan"]["generator"] == params["cgan"]["discriminator"] == "fewshot"
+    assert (
+        params["cgan"]["steps"] == 3 and params["cgan"]["batch_size"] == TINY["cgan"]["batch_size"]
+    )
+    cgan = json.loads((repo / "dvclive/train_cgan/metrics.json").read_text())
+    assert cgan["mode_seeking_ratio"] > 0  # logged only when mode seeking is on
+    quality = json.loads((repo / "metrics/evaluate_generator.json").read_text())
+    assert quality["n_generated"] == 60 and quality["diversity_ratio"] > 0
 
 
 @pytest.mark.parametrize(

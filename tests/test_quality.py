@@ -77,3 +77,16 @@ def test_judge_features_and_predictions_have_the_documented_shapes() -> None:
     feats, preds = judge_outputs(Judge(), images, batch_size=7, device=torch.device("cpu"))
     assert feats.shape == (30, Judge.num_features) and feats.dtype == np.float32
     assert preds.shape == (30,) and set(preds) <= set(range(10))
+
+
+def test_within_class_diversity_is_zero_for_copies_and_known_for_two_points() -> None:
+    from fewshot.quality import within_class_diversity
+
+    labels = np.repeat(np.arange(10), 6)
+    copies = np.ones((60, 5))  # a generator that ignores its noise: one image per class
+    assert within_class_diversity(copies, labels, 6, seed=0) == pytest.approx(np.zeros(10))
+    two = np.zeros((20, 5))
+    two[1::2, 0] = 3.0  # each class: one point at 0 and one at distance 3
+    assert within_class_diversity(two, np.repeat(np.arange(10), 2), 6, 0) == pytest.approx(
+        np.full(10, 3.0)
+    )

@@ -1,0 +1,95 @@
+"""dvc.yaml must declare every project file a stage imports and every param it reads: a
+missing dependency leaves stale results in DVC's cache, the worst bug a DVC project can have."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+SPEC = yaml.safe_load((REPO / "dvc.yaml").read_text())
+
+
+def stage_specs() -> dict[str, dict]:
+    """Each stage's definition, with `foreach` / `matrix` templates taken once."""
+    return {name: stage.get("do", stage) for name, stage in SPEC["stages"].items()}
+
+
+def script_of(stage: dict) -> Path:
+    module = re.search(r"python -m (stages\.\w+)", stage["cmd"]).group(1)
+    return Path(module.replace(".", "/") + ".py")
+
+
+def project_imports(path: Path, seen: set[Path] | None = None) -> set[Path]:
+    """The project modules (fewshot/*.py) that `path` imports, transitively."""
+    seen = set() if seen is None else seen
+    for node in ast.walk(ast.parse((REPO / path).read_text())):
+        modules = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fewshot"):
+            modules.append(node.module)
+            if node.module == "fewshot":  # `from fewshot import paths`
+                modules += [f"fewshot.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            modules += [a.name for a in node.names if a.name.startswith("fewshot")]
+        for module in modules:
+            file = Path(module.replace(".", "/") + ".py")
+            if (REPO / file).exists() and file not in seen:
+                seen.add(file)
+                project_imports(file, seen)
+    return seen
+
+
+def params_read(path: Path) -> set[str]:
+    """Dotted keys of every `params[...][...]` subscript chain in a stage script."""
+    keys = set()
+    nodes = list(ast.walk(ast.parse((REPO / path).read_text())))
+    inner = {id(n.value) for n in nodes if isinstance(n, ast.Subscript)}
+    for node in nodes:
+        if id(node) in inner:  # part of a longer chain: `params["data"]` in `...["dataset"]`
+            continue
+        chain = []
+        while isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            chain.append(node.slice.value)
+            node = node.value
+        if chain and isinstance(node, ast.Name) and node.id == "params":
+            keys.add(".".join(reversed(chain)))
+    return keys
+
+
+@pytest.mark.parametrize("name", sorted(stage_specs()))
+def test_stage_depends_on_exactly_the_project_code_it_imports(name: str) -> None:
+    stage = stage_specs()[name]
+    script = script_of(stage)
+    declared = {Path(d) for d in stage["deps"] if str(d).endswith(".py")}
+    needed = {script} | project_imports(script)
+    assert not needed - declared, f"{name}: dvc.yaml misses {sorted(map(str, needed - declared))}"
+    assert not declared - needed, (
+        f"{name}: dvc.yaml lists unused {sorted(map(str, declared - needed))}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(stage_specs()))
+def test_stage_declares_every_param_it_reads(name: str) -> None:
+    stage = stage_specs()[name]
+    declared = set()
+    for entry in stage.get("params", []):
+        declared |= set(entry) if isinstance(entry, dict) else {entry}
+    if "params.yaml" in declared:  # the whole file
+        return
+    for key in params_read(script_of(stage)):
+        covered = any(key == d or key.startswith(d + ".") for d in declared)
+        assert covered, f"{name} reads params['{key}'] but dvc.yaml does not declare it"
+
+
+def test_the_scan_finds_what_it_should() -> None:
+    """The two scans above must be able to fail: check them on known stages."""
+    assert Path("fewshot/gan.py") in project_imports(Path("stages/train_cgan.py"))
+    assert Path("fewshot/runtime.py") in project_imports(Path("fewshot/gan.py"))
+    assert {"cgan.generator", "generate", "classifier.arch", "seed", "device"} <= params_read(
+        Path("stages/generate.py")
+    )
