@@ -1,6 +1,8 @@
-"""A faithful copy of the recipe's original code style, the baseline the benchmark compares to.
+"""A faithful copy of the source's code (seed 000), the baseline the benchmark compares to.
 
-The networks are the project's (they are the recipe's); what differs is the loop around them:
+The networks are the project's `Generator` and `Discriminator`, which are the source's; fake
+labels are drawn at random and images generated in training mode, as the source does. What
+differs from the project is the loop around them:
 a DataLoader applying ToTensor + Normalize per image every epoch, labels moved to the device
 per batch, D's weight gradients computed in the G step and discarded, a host sync per step
 (`.item()` for the loss lists), generation one image at a time with one `save_image` each,
@@ -55,14 +57,15 @@ def train_cgan(images: np.ndarray, labels: np.ndarray, epochs: int, device: torc
             zeros = torch.zeros(len(x), device=device)
             netd.zero_grad()
             loss_real = F.mse_loss(netd(x, y), ones)
-            fake = netg(torch.randn(len(x), 100, device=device), y)
-            loss_fake = F.mse_loss(netd(fake.detach(), y), zeros)
+            fake_y = torch.randint(10, (len(x),), device=device)  # as the source
+            fake = netg(torch.randn(len(x), 100, device=device), fake_y)
+            loss_fake = F.mse_loss(netd(fake.detach(), fake_y), zeros)
             loss_d = loss_real + loss_fake
             loss_d.backward()
             opt_d.step()
 
             netg.zero_grad()
-            loss_g = F.mse_loss(netd(fake, y), ones)
+            loss_g = F.mse_loss(netd(fake, fake_y), ones)
             loss_g.backward()
             opt_g.step()
             d_losses.append(loss_d.item())
@@ -72,12 +75,12 @@ def train_cgan(images: np.ndarray, labels: np.ndarray, epochs: int, device: torc
 
 @torch.no_grad()
 def generate(netg: Generator, out: Path, per_class: int, device: torch.device) -> int:
-    netg.eval()
+    netg.train()  # the source never switches G to eval mode
     for cls in range(10):
         (out / str(cls)).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             image = netg(torch.randn(1, 100, device=device), torch.tensor([cls], device=device))
-            save_image(image * 0.5 + 0.5, out / str(cls) / f"{i}.png")
+            save_image(image, out / str(cls) / f"{i}.png", normalize=True)
     return 10 * per_class
 
 

@@ -108,8 +108,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         per_class, n_images = args.per_class, 10 * args.per_class
         with png_pool() as pool:  # forked before the timed work, as in the generate stage
+            sampling = params["generate"]["sampling"]  # the source's way by default
             write = lambda out: write_image_folder(  # noqa: E731
-                netg, out, per_class, 1000, seeded_rng(0, device), pool
+                netg, out, per_class, 1000, seeded_rng(0, device), pool, sampling=sampling
             )
             recipe.generate(netg, Path(tmp) / "warm", 2, device)
             write(Path(tmp) / "warm_project")

@@ -14,7 +14,8 @@ def one_hot(labels: torch.Tensor) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    """Noise + one-hot label as 110 channels at 1x1, upsampled 1 -> 2 -> 4 -> 8 -> 14 -> 28."""
+    """The source's generator: noise + one-hot label as 110 channels at 1x1, upsampled
+    1 -> 2 -> 4 -> 8 -> 14 -> 28 by transposed convolutions (with biases, as in the source)."""
 
     def __init__(self, noise_dim: int = 100, base_channels: int = 64) -> None:
         super().__init__()
@@ -23,7 +24,7 @@ class Generator(nn.Module):
 
         def up(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> list[nn.Module]:
             return [
-                nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding, bias=False),
+                nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding),
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
             ]
@@ -33,7 +34,7 @@ class Generator(nn.Module):
             *up(c * 8, c * 4, 4, 2, 1),  # 2 -> 4
             *up(c * 4, c * 2, 4, 2, 1),  # 4 -> 8
             *up(c * 2, c, 2, 2, 1),  # 8 -> 14
-            nn.ConvTranspose2d(c, 1, 4, 2, 1, bias=False),  # 14 -> 28
+            nn.ConvTranspose2d(c, 1, 4, 2, 1),  # 14 -> 28
             nn.Tanh(),
         )
 
@@ -43,7 +44,8 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Image + one-hot label broadcast as 10 extra channels; a raw score out (no sigmoid).
+    """The source's discriminator: image + one-hot label broadcast as 10 extra channels,
+    28 -> 9 -> 9 -> 3 -> 1 with 3x3 kernels (stride 3, 1, 3, 1), biases, a raw score out.
 
     The loss decides what the score means: MSE against 0/1 (LSGAN, the recipe) or
     BCE-with-logits, which is the DCGAN's sigmoid + BCE in one numerically stable step.
@@ -53,15 +55,15 @@ class Discriminator(nn.Module):
         super().__init__()
         c = base_channels * 2  # 128 / 256 / 512 at the recipe's 64
         self.net = nn.Sequential(
-            nn.Conv2d(1 + N_CLASSES, c, 4, 2, 1, bias=False),  # 28 -> 14
+            nn.Conv2d(1 + N_CLASSES, c, 3, 3, 0),  # 28 -> 9
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(c, c * 2, 4, 2, 1, bias=False),  # 14 -> 7
+            nn.Conv2d(c, c * 2, 3, 1, 1),  # 9 -> 9
             nn.BatchNorm2d(c * 2),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(c * 2, c * 4, 3, 2, 1, bias=False),  # 7 -> 4
+            nn.Conv2d(c * 2, c * 4, 3, 3, 1),  # 9 -> 3
             nn.BatchNorm2d(c * 4),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(c * 4, 1, 4, 1, 0, bias=False),  # 4 -> 1
+            nn.Conv2d(c * 4, 1, 3, 1, 0),  # 3 -> 1
         )
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -213,9 +215,12 @@ GENERATORS = {"recipe": Generator, "fewshot": FewShotGenerator}
 
 
 def dcgan_init(module: nn.Module) -> None:
-    """DCGAN weight init: conv weights N(0, 0.02); BatchNorm scale N(1, 0.02), shift 0."""
+    """DCGAN weight init: conv weights N(0, 0.02) and biases 0; BatchNorm scale N(1, 0.02),
+    shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
     elif isinstance(module, nn.BatchNorm2d) and module.affine:  # conditional BN has its own
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)

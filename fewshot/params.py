@@ -104,6 +104,7 @@ SCHEMA: dict[str, Any] = {
         "per_class": _int(1),
         "batch_size": _int(1),
         "oversample": _int(1, 100),
+        "sampling": Field(str, choices=("source", "eval")),
     },
     "classifier": {
         "arch": Field(str, choices=("mlp", "lenet", "cnn")),

@@ -7,9 +7,9 @@ measured): real-test accuracy per classifier and source, the generator's scores,
 `train_cgan` wall time when the stage ran, and the machine. Needs a clean git workspace,
 which it restores at the end.
 
-    python scripts/seed_sweep.py --seeds 0 1 2 --classifiers mlp lenet --out results/seeds
+    python scripts/seed_sweep.py --seeds 0 1 2 --classifiers mlp lenet --out docs/results/seeds
     python scripts/seed_sweep.py --config fewshot --cgan fewshot --subset random --seeds 1 2 3 \
-        --classifiers mlp --out results/generator
+        --classifiers mlp --out docs/results/generator
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="extra params for every run, as `dvc exp run -S`",
     )
-    parser.add_argument("--out", type=Path, default=Path("results/seeds"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results/seeds"))
     parser.add_argument(
         "--summarise",
         action="store_true",

@@ -1,7 +1,10 @@
 """Stage 4: generate `generate.per_class` images per class as a torchvision ImageFolder.
 
-data/train/synthetic/<class>/<n>.png, from the generator in eval mode, in batches on the
-device; PNG encoding runs in parallel worker processes while the next class is generated.
+data/train/synthetic/<class>/<n>.png, in batches on the device; PNG encoding runs in
+parallel worker processes while the next class is generated. `generate.sampling: source`
+generates as the source's code does (each image alone with the generator in training mode,
+saved with save_image(normalize=True)); `eval` uses BatchNorm's running statistics and maps
+[-1, 1] to [0, 255].
 With `generate.oversample` k > 1, k times as many images are drawn and the ones the
 real-only classifier (trained on the real subset alone, never on test data) is most confident
 belong to their class are kept. The folder appears only once every file is written.
@@ -49,7 +52,15 @@ def main() -> None:
         netg.to(device, memory_format=torch.channels_last)  # ~1.6x faster on CPU (oneDNN)
         rng = seeded_rng(params["seed"], device)
         written = write_image_folder(
-            netg, tmp, gen_cfg["per_class"], gen_cfg["batch_size"], rng, pool, oversample, scorer
+            netg,
+            tmp,
+            gen_cfg["per_class"],
+            gen_cfg["batch_size"],
+            rng,
+            pool,
+            oversample,
+            scorer,
+            gen_cfg["sampling"],
         )
     kept = f", the best 1 in {oversample} by the real-only classifier" if oversample > 1 else ""
     print(

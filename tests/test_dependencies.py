@@ -93,3 +93,19 @@ def test_the_scan_finds_what_it_should() -> None:
     assert {"cgan.generator", "generate", "classifier.arch", "seed", "device"} <= params_read(
         Path("stages/generate.py")
     )
+
+
+def test_the_readme_draws_the_current_dag() -> None:
+    import subprocess
+    import sys
+
+    drawn = subprocess.run(
+        [sys.executable, "-m", "dvc", "dag", "--mermaid"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"```mermaid\n(.*?)\n```", readme, re.S)
+    assert block and block.group(1).strip() == drawn, "README's DAG is stale: `dvc dag --mermaid`"

@@ -402,3 +402,47 @@ def test_write_image_folder_selects_only_with_a_scorer(tmp_path) -> None:
         uniform = lambda x: torch.full((len(x), 10), 0.1)  # noqa: E731
         written = write_image_folder(netg, tmp_path / "b", 3, 2, rng, pool, 4, uniform)
     assert written == 30 and len(list((tmp_path / "b").glob("*/*.png"))) == 30
+
+
+def test_source_discriminator_shapes_and_biases() -> None:
+    netd = Discriminator(base_channels=64)
+    x = torch.randn(3, 1 + 10, 28, 28)
+    sizes = []
+    for layer in netd.net:
+        x = layer(x)
+        if isinstance(layer, torch.nn.Conv2d):
+            sizes.append(x.shape[-1])
+            assert layer.bias is not None
+    assert sizes == [9, 9, 3, 1]  # 28 -> 9 -> 9 -> 3 -> 1, as the source
+    assert netd(torch.randn(3, 1, 28, 28), torch.tensor([0, 4, 9])).shape == (3,)
+    netd.apply(dcgan_init)
+    assert all(m.bias.abs().sum() == 0 for m in netd.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+def test_batched_source_sampling_equals_one_image_at_a_time_in_train_mode() -> None:
+    from fewshot.generation import as_source_samples
+
+    torch.manual_seed(0)
+    netg = Generator(noise_dim=16, base_channels=8).apply(dcgan_init)
+    noise, labels = torch.randn(5, 16), torch.tensor([0, 3, 3, 7, 9])
+    with torch.no_grad():
+        one_by_one = torch.cat(
+            [netg.train()(z[None], y[None]) for z, y in zip(noise, labels, strict=True)]
+        )
+        batched = as_source_samples(netg)(noise, labels)
+    assert torch.allclose(batched, one_by_one, atol=1e-5)
+    assert not torch.allclose(batched, netg.eval()(noise, labels), atol=1e-3)
+
+
+def test_per_image_normalisation_is_torchvision_save_image(tmp_path) -> None:
+    from PIL import Image
+    from torchvision.utils import save_image
+
+    from fewshot.generation import to_uint8_per_image
+
+    x = torch.rand(3, 1, 28, 28) * 1.4 - 0.9  # not the full [-1, 1] range
+    ours = to_uint8_per_image(x)
+    for i in range(3):
+        save_image(x[i : i + 1], tmp_path / f"{i}.png", normalize=True)
+        theirs = np.array(Image.open(tmp_path / f"{i}.png").convert("L"))
+        assert np.array_equal(ours[i].numpy(), theirs)

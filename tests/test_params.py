@@ -59,6 +59,7 @@ def test_committed_defaults_are_valid_and_the_recipe() -> None:
         ("cgan.mode_seeking", -1.0, r"'cgan.mode_seeking' = -1.0 is invalid"),
         ("cgan.steps", -5, r"'cgan.steps' = -5 is invalid: expected an integer >= 0"),
         ("cgan.fake_labels", "same", r"'cgan.fake_labels' = 'same' .* one of 'batch', 'random'"),
+        ("generate.sampling", "train", r"'generate.sampling' = 'train' .* one of 'source', 'eval'"),
         ("cgan.diffaugment", 1, r"'cgan.diffaugment' = 1 is invalid"),
         ("cgan.ema", 1.0, r"'cgan.ema' = 1.0 is invalid"),
         ("cgan.discriminator", "stylegan", r"one of 'recipe', 'projection'"),
@@ -140,8 +141,8 @@ def test_committed_params_are_the_composed_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "preset, expected",
     [
-        ("cgan=recipe", {"cgan": {"generator": "recipe", "loss": "lsgan"}}),
-        ("cgan=fewshot", {"cgan": {"generator": "fewshot", "discriminator": "fewshot"}}),
+        ("cgan=recipe", {"cgan": {"fake_labels": "random"}, "generate": {"sampling": "source"}}),
+        ("cgan=fewshot", {"cgan": {"generator": "fewshot"}, "generate": {"sampling": "eval"}}),
         ("classifier=lenet", {"classifier": {"arch": "lenet", "epochs": 10, "batch_size": 10}}),
         ("classifier=strong", {"classifier": {"arch": "cnn", "augment": True}}),
     ],

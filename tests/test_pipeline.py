@@ -130,16 +130,15 @@ def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
     repo, env = make_tiny_repo(tmp_path)
     shutil.copytree(REPO / "conf", repo / "conf")
     config = yaml.safe_load((repo / "conf/config.yaml").read_text())
-    # The tiny sizes on top of whichever preset is chosen (`_self_` comes last).
+    # The tiny sizes as the base; the chosen preset overrides them (`_self_` comes first).
     (repo / "conf/config.yaml").write_text(yaml.safe_dump(merge(config, TINY), sort_keys=False))
     sh(repo, "dvc", "config", "hydra.enabled", "True", env=env)
     commit(repo, "presets")
     sh(repo, "dvc", "exp", "run", "-S", "cgan=fewshot", "-S", "cgan.steps=3", env=env)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["cgan"]["generator"] == params["cgan"]["discriminator"] == "fewshot"
-    assert (
-        params["cgan"]["steps"] == 3 and params["cgan"]["batch_size"] == TINY["cgan"]["batch_size"]
-    )
+    assert params["cgan"]["steps"] == 3 and params["generate"]["sampling"] == "eval"
+    assert params["generate"]["per_class"] == TINY["generate"]["per_class"]
     cgan = json.loads((repo / "dvclive/train_cgan/metrics.json").read_text())
     assert cgan["mode_seeking_ratio"] > 0  # logged only when mode seeking is on
     quality = json.loads((repo / "metrics/evaluate_generator.json").read_text())

@@ -1,0 +1,139 @@
+"""Compare CGAN settings quickly, without the test set: one row per run in a CSV.
+
+Trains the CGAN of the `cgan` preset (conf/cgan/) with the given overrides on a random subset
+of `n_per_class` TRAIN images per class, then scores 1,000 generated images per class against
+5,000 OTHER train images (a validation set outside the subset; the test split is never read,
+so settings chosen here are not tuned on it): label fidelity and features from the judge
+(models/judge.pt, `dvc repro train_judge`), recall/coverage, within-class diversity against
+the validation images', and a recipe MLP trained on the generated images alone.
+
+    python scripts/ablate_cgan.py --name ms0.1 --set mode_seeking=0.1 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from fewshot import paths
+from fewshot.classify import predict, train_classifier
+from fewshot.data import N_CLASSES, load_split, select_subset
+from fewshot.figures import save_image_grid
+from fewshot.gan import build_cgan, generator_ema, sample, train_cgan
+from fewshot.io import load_state
+from fewshot.models import MLP, Judge
+from fewshot.quality import judge_outputs, prdc, within_class_diversity
+from fewshot.runtime import (
+    machine_summary,
+    seeded_rng,
+    to_classifier_input,
+    to_gan_input,
+    to_uint8,
+)
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+MLP_CFG = {"epochs": 10, "batch_size": 10, "lr": 1e-3}  # the recipe's classifier
+
+
+def preset(name: str, overrides: list[str]) -> dict:
+    """conf/cgan/<name>.yaml over the recipe, then KEY=VALUE overrides (YAML values)."""
+    cfg = yaml.safe_load((CONF / "cgan/recipe.yaml").read_text())
+    extra = yaml.safe_load((CONF / f"cgan/{name}.yaml").read_text())
+    extra.pop("defaults", None)
+    cfg.update(extra)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key not in cfg:
+            raise SystemExit(f"error: unknown cgan key {key!r}")
+        cfg[key] = yaml.safe_load(value)
+    return cfg
+
+
+def generate(netg: torch.nn.Module, per_class: int, noise_dim: int) -> tuple[np.ndarray, ...]:
+    rng = torch.Generator().manual_seed(99)
+    labels = torch.arange(N_CLASSES).repeat_interleave(per_class)
+    noise = torch.randn(len(labels), noise_dim, generator=rng)
+    chunks = [
+        to_uint8(sample(netg, z, y))
+        for z, y in zip(noise.split(1000), labels.split(1000), strict=True)
+    ]
+    return torch.cat(chunks).numpy(), labels.numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--preset", default="fewshot")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--subset-seed", type=int, default=1)
+    parser.add_argument("--n-per-class", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--out", type=Path, default=Path("docs/results/ablation.csv"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = preset(args.preset, args.set)
+    cpu = torch.device("cpu")
+
+    images, labels = load_split(paths.RAW_DIR, "train")
+    subset = select_subset(labels, args.n_per_class, "random", args.subset_seed)
+    others = np.setdiff1d(np.arange(len(labels)), subset)
+    valid = np.random.default_rng(123).permutation(others)[:5000]
+
+    rng = seeded_rng(args.subset_seed, cpu)
+    x = to_gan_input(images[subset], cpu)
+    y = torch.from_numpy(labels[subset].astype(np.int64))
+    netg, netd = build_cgan(cfg, cpu)
+    ema = generator_ema(netg, cfg["ema"])
+    start = time.perf_counter()
+    train_cgan(netg, netd, x, y, cfg, rng, ema=ema)
+    seconds = time.perf_counter() - start
+    fake, fake_labels = generate(netg if ema is None else ema.module, 1000, cfg["noise_dim"])
+
+    judge = load_state(paths.JUDGE, Judge())
+    fake_feats, fake_pred = judge_outputs(judge, fake, 1000, cpu)
+    valid_feats, _ = judge_outputs(judge, images[valid], 1000, cpu)
+    scored = np.concatenate([np.flatnonzero(fake_labels == c)[:100] for c in range(N_CLASSES)])
+    scores = prdc(valid_feats, fake_feats[scored], nearest_k=5)
+
+    def diversity(values: np.ndarray, classes: np.ndarray) -> float:
+        return float(within_class_diversity(values, classes, 200, seed=0).mean())
+
+    mlp = MLP()
+    train_classifier(
+        mlp, to_classifier_input(fake), torch.from_numpy(fake_labels), MLP_CFG, seeded_rng(0, cpu)
+    )
+    mlp_accuracy = predict(mlp, to_classifier_input(images[valid]), 1000).numpy() == labels[valid]
+    row = {
+        "name": args.name,
+        "preset": args.preset,
+        "overrides": " ".join(args.set),
+        "subset_seed": args.subset_seed,
+        "label_fidelity": float((fake_pred == fake_labels).mean()),
+        "recall": scores["recall"],
+        "coverage": scores["coverage"],
+        "diversity_ratio": diversity(fake_feats, fake_labels)
+        / diversity(valid_feats, labels[valid]),
+        "diversity_ratio_pixels": diversity(fake / 255.0, fake_labels)
+        / diversity(images[valid] / 255.0, labels[valid]),
+        "synthetic_accuracy_mlp_validation": float(mlp_accuracy.mean()),
+        "train_cgan_s": round(seconds, 1),
+        "threads": args.threads,
+        "machine": machine_summary(),
+        "config": json.dumps(cfg, sort_keys=True),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([row]).to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
+    grid = np.concatenate([fake[fake_labels == c][:20] for c in range(N_CLASSES)])
+    save_image_grid(args.out.parent / f"ablation-{args.name}.png", grid, nrow=20)
+    print(json.dumps({k: v for k, v in row.items() if k != "config"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
