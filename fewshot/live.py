@@ -10,14 +10,21 @@ from dvclive import Live
 from PIL import Image
 from tqdm import tqdm
 
+from fewshot.runtime import machine_summary
+
 
 @contextmanager
 def live_epochs(directory: str | Path, epochs: int, desc: str) -> Iterator[tuple[Live, tqdm]]:
-    """A DVCLive run that writes no dvc.yaml of its own (the project's declares the plots)."""
+    """A DVCLive run that writes no dvc.yaml of its own (the project's declares the plots).
+
+    Its metrics.json records the machine: CPUs and GPUs round differently and a GAN amplifies
+    that, so the same seed gives other numbers elsewhere, and a diff should say why.
+    """
     with (
         Live(str(directory), dvcyaml=False, save_dvc_exp=False) as live,
         tqdm(total=epochs, desc=desc, unit="epoch") as bar,
     ):
+        live.summary["machine"] = machine_summary()
         yield live, bar
 
 
