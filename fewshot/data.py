@@ -1,4 +1,5 @@
-"""Reading, verifying and shaping the datasets with numpy; no torch, so data stages start fast."""
+"""Reading, verifying and shaping the datasets with numpy. torchvision is imported only where
+it is needed (a download, an ImageFolder), so the data stages start fast."""
 
 from __future__ import annotations
 
@@ -70,13 +71,6 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"({expected} bytes expected); the file is truncated or corrupt"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def write_idx(path: str | Path, array: np.ndarray) -> None:
-    """Write unsigned bytes as IDX (used by the tests to build small datasets)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    Path(path).write_bytes(header + array.tobytes())
 
 
 # --- checksums ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Errors a user can act on: printed as one line, without a traceback, by `fewshot.cli.run`."""
+"""Errors a user can act on: printed as one line, without a traceback, by `fewshot.io.run`."""
 
 
 class FewshotError(Exception):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-N_CLASSES = 10
+from fewshot.data import N_CLASSES
 
 
 def one_hot(labels: torch.Tensor) -> torch.Tensor:

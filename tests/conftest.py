@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fewshot.data import SPLIT_FILES, sha256_file, write_idx
+from fewshot.data import SPLIT_FILES, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write unsigned bytes as IDX, the format of the MNIST files, to build small datasets."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    Path(path).write_bytes(header + array.tobytes())
 
 
 def tiny_split(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

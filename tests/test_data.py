@@ -16,12 +16,11 @@ from fewshot.data import (
     load_split,
     read_idx,
     select_subset,
-    write_idx,
 )
 from fewshot.errors import DataError
 from fewshot.pngio import write_pngs
 from fewshot.runtime import to_classifier_input, to_gan_input, to_uint8
-from tests.conftest import tiny_split
+from tests.conftest import tiny_split, write_idx
 
 
 def test_idx_roundtrip(tmp_path: Path) -> None:

@@ -109,3 +109,42 @@ def test_the_readme_draws_the_current_dag() -> None:
     readme = (REPO / "README.md").read_text()
     block = re.search(r"```mermaid\n(.*?)\n```", readme, re.S)
     assert block and block.group(1).strip() == drawn, "README's DAG is stale: `dvc dag --mermaid`"
+
+
+def declared_paths() -> set[Path]:
+    """Every dep and out of every stage, with `foreach` / `matrix` templates expanded."""
+    found = set()
+    for stage in SPEC["stages"].values():
+        body = stage.get("do", stage)
+        entries = [e if isinstance(e, str) else next(iter(e)) for e in body.get("deps", [])]
+        entries += [e if isinstance(e, str) else next(iter(e)) for e in body.get("outs", [])]
+        keys = stage.get("foreach") or {s: s for s in stage.get("matrix", {}).get("source", [])}
+        for entry in entries:
+            for key in keys or [None]:
+                if key is not None:
+                    entry_key = entry.replace("${key}", key).replace("${item.source}", key)
+                    item = keys[key] if isinstance(keys, dict) else key
+                    found.add(Path(entry_key.replace("${item}", str(item))))
+                else:
+                    found.add(Path(entry))
+    return found
+
+
+def test_paths_in_the_code_are_the_paths_in_dvc_yaml() -> None:
+    """fewshot/paths.py and dvc.yaml name the same files: renaming one of them only fails."""
+    from fewshot import paths
+
+    declared = declared_paths()
+    named = [v for v in vars(paths).values() if isinstance(v, Path)]
+    named += [f(s) for f in (paths.classifier_file, paths.classifier_live) for s in paths.SOURCES]
+    named += [paths.eval_metrics(s) for s in paths.SOURCES]
+    named.append(paths.checksum_file("mnist"))
+    for path in named:
+        # declared, a file inside a declared folder, or a folder holding declared outputs
+        known = (
+            path in declared
+            or any(parent in declared for parent in path.parents)
+            or any(path in d.parents for d in declared)
+        )
+        assert known, f"{path} (fewshot/paths.py) matches nothing dvc.yaml declares"
+    assert Path("models/renamed.pt") not in declared  # the check can fail

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
-from fewshot.data import SPLIT_FILES, load_image_folder, load_subset, write_idx
-from tests.conftest import REPO
+from fewshot.data import SPLIT_FILES, load_image_folder, load_subset
+from tests.conftest import REPO, write_idx
 from tests.repo import commit, make_tiny_repo, sh
 
 pytestmark = pytest.mark.e2e
