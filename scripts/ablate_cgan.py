@@ -47,7 +47,7 @@ def preset(name: str, overrides: list[str]) -> dict:
     cfg = yaml.safe_load((CONF / "cgan/recipe.yaml").read_text())
     extra = yaml.safe_load((CONF / f"cgan/{name}.yaml").read_text())
     extra.pop("defaults", None)
-    cfg.update(extra)
+    cfg.update(extra.get("cgan", extra))  # a preset in the global package nests its keys
     for item in overrides:
         key, _, value = item.partition("=")
         if key not in cfg:

@@ -62,6 +62,13 @@ def run_one(args: argparse.Namespace, seed: int, classifier: str) -> list[dict]:
         subprocess.run(cmd + targets, check=True, env=env)
         stages = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     cgan_s = next((r["wall_s"] for r in stages if r["stage"] == "train_cgan"), None)
+    return workspace_rows(args, seed, classifier, cgan_s)
+
+
+def workspace_rows(
+    args: argparse.Namespace, seed: int, classifier: str, cgan_s: float | None
+) -> list[dict]:
+    """CSV rows from the metric files in the workspace, one per training source."""
     generator = json.loads(paths.GENERATOR_METRICS.read_text())
     rows = []
     for source in args.sources:
@@ -100,7 +107,38 @@ def summarise_generators(runs: pd.DataFrame) -> pd.DataFrame:
     return table.rename_axis("generator score").reset_index()
 
 
+def generator_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration and subset: the generator's scores and the synthetic-only
+    accuracy of the MLP (`synthetic_accuracy_mlp`) and of the strong CNN
+    (`synthetic_accuracy`, empty until a sweep runs `--classifiers strong`)."""
+    keys = ["config", "subset_seed"]
+    synthetic = runs[runs["source"] == "synthetic"]
+    table = runs.drop_duplicates(keys)[keys].copy()
+    for name, classifier in (("synthetic_accuracy", "strong"), ("synthetic_accuracy_mlp", "mlp")):
+        rows = synthetic[synthetic["classifier"] == classifier]
+        table = table.merge(
+            rows[keys + ["real_test_accuracy"]].rename(columns={"real_test_accuracy": name}),
+            on=keys,
+            how="left",
+        )
+    scores = runs.groupby(keys, sort=False).agg(
+        recall=("generator_recall", "first"),
+        coverage=("generator_coverage", "first"),
+        label_fidelity=("generator_label_fidelity", "first"),
+        diversity_ratio=("generator_diversity_ratio", "first"),
+        diversity_ratio_pixels=("generator_diversity_ratio_pixels", "first"),
+        near_copies=("generator_near_copy_fraction", "first"),
+        train_cgan_s=("train_cgan_s", "max"),
+        machine=("machine", "first"),
+    )
+    columns = ["config", "subset_seed", "recall", "coverage", "label_fidelity"]
+    columns += ["diversity_ratio", "diversity_ratio_pixels", "near_copies", "synthetic_accuracy"]
+    columns += ["synthetic_accuracy_mlp", "train_cgan_s", "machine"]
+    return table.merge(scores.reset_index(), on=keys)[columns]
+
+
 def write_summary(runs: pd.DataFrame, out: Path) -> None:
+    generator_runs(runs).to_csv(out.with_name(out.name + "-runs.csv"), index=False)
     markdown = summarise(runs).to_markdown(index=False, floatfmt=".4f")
     if any(column.startswith("generator_") for column in runs):
         markdown += "\n\n" + summarise_generators(runs).to_markdown(index=False, floatfmt=".4f")
@@ -129,11 +167,21 @@ def main() -> None:
         action="store_true",
         help="run nothing: tabulate the rows already in the CSV",
     )
+    parser.add_argument(
+        "--record",
+        type=float,
+        metavar="TRAIN_CGAN_S",
+        help="run nothing: append the workspace's current results (the first --seeds and "
+        "--classifiers, and this train_cgan time) as rows, for a run made with `dvc repro`",
+    )
     args = parser.parse_args()
     args.config = args.config or args.cgan
     csv = args.out.with_suffix(".csv")
     csv.parent.mkdir(parents=True, exist_ok=True)
-    if args.summarise:
+    if args.record is not None:
+        rows = pd.DataFrame(workspace_rows(args, args.seeds[0], args.classifiers[0], args.record))
+        rows.to_csv(csv, mode="a", header=not csv.exists(), index=False)
+    if args.summarise or args.record is not None:
         write_summary(pd.read_csv(csv), args.out)
         return
     if sh("git", "status", "--porcelain", "--untracked-files=no").strip():

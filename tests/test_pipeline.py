@@ -38,25 +38,46 @@ def declared_outputs(repo: Path) -> list[Path]:
     return outs + [Path(m) for m in spec["metrics"]] + plot_paths
 
 
-def test_repro_noop_and_experiment(tiny_repo) -> None:
+@pytest.fixture(scope="module")
+def reproduced(tiny_repo) -> tuple[Path, dict, str]:
+    """The tiny pipeline after one `dvc repro`, with that run's output."""
     repo, env = tiny_repo
-    first = sh(repo, "dvc", "repro", env=env)
-    stages = sh(repo, "dvc", "stage", "list", "--name-only", env=env).stdout.split()
+    return repo, env, sh(repo, "dvc", "repro", env=env).stdout
+
+
+@pytest.fixture(scope="module")
+def experimented(reproduced) -> tuple[Path, dict, str]:
+    """The baseline committed, then `dvc exp run -S n_per_class=4`, with that run's output."""
+    repo, env, _ = reproduced
+    commit(repo, "baseline results")
+    return repo, env, sh(repo, "dvc", "exp", "run", "-S", "n_per_class=4", env=env).stdout
+
+
+def stage_names(repo: Path, env: dict) -> list[str]:
+    return sh(repo, "dvc", "stage", "list", "--name-only", env=env).stdout.split()
+
+
+def test_repro_runs_every_stage_and_writes_every_output(reproduced) -> None:
+    repo, env, first = reproduced
+    stages = stage_names(repo, env)
     assert len(stages) == 14 and stages[0] == "check_params"
     for stage in stages:
-        assert f"Running stage '{stage}'" in first.stdout
-
+        assert f"Running stage '{stage}'" in first
     for path in declared_outputs(repo):
         assert (repo / path).exists(), f"declared output {path} was not written"
     assert len(list((repo / "data/train/synthetic").glob("*/*.png"))) == 10 * 6
     assert sorted(p.name for p in (repo / "data/train/synthetic").iterdir()) == list("0123456789")
+    indices = (repo / "data/train/real/indices.csv").read_text().splitlines()
+    assert indices[0] == "train_index,label" and len(indices) == 1 + 30
+
+
+def test_metrics_are_measured_on_the_test_split(reproduced) -> None:
+    repo, _, _ = reproduced
     for source in ("real", "synthetic", "mixed"):
         metrics = json.loads((repo / f"metrics/evaluate/{source}.json").read_text())
         assert metrics["test_images"] == N_TEST
         assert 0.0 <= metrics["accuracy"] <= 1.0
         assert set(metrics["per_class_accuracy"]) == {str(c) for c in range(10)}
-    indices = (repo / "data/train/real/indices.csv").read_text().splitlines()
-    assert indices[0] == "train_index,label" and len(indices) == 1 + 30
     summary = (repo / "metrics/summary.md").read_text()
     assert "| real " in summary and "label fidelity" in summary
     quality = json.loads((repo / "metrics/evaluate_generator.json").read_text())
@@ -66,26 +87,39 @@ def test_repro_noop_and_experiment(tiny_repo) -> None:
     assert quality["diversity_ratio"] >= 0 and set(quality["diversity_ratio_per_class"]) == {
         str(c) for c in range(10)
     }
+    live = json.loads((repo / "dvclive/train_cgan/metrics.json").read_text())
+    assert live["machine"].startswith(("CPU, ", "NVIDIA")) and "torch" in live["machine"]
 
+
+def test_second_repro_runs_nothing(reproduced) -> None:
+    repo, env, _ = reproduced
     again = sh(repo, "dvc", "repro", env=env)
     assert "Running stage" not in again.stdout
     assert "up to date" in sh(repo, "dvc", "status", env=env).stdout
 
-    commit(repo, "baseline results")
-    exp = sh(repo, "dvc", "exp", "run", "-S", "n_per_class=4", env=env)
+
+def test_experiment_reruns_from_subsample_and_reuses_data_and_judge(experimented) -> None:
+    repo, env, exp = experimented
     # The data and the judge (trained on the full train split) are reused, not retrained.
-    assert "Running stage 'get_data'" not in exp.stdout
-    assert "Running stage 'train_judge'" not in exp.stdout
-    for stage in stages[2:]:
+    assert "Running stage 'get_data'" not in exp
+    assert "Running stage 'train_judge'" not in exp
+    for stage in stage_names(repo, env)[2:]:
         if stage != "train_judge":
-            assert f"Running stage '{stage}'" in exp.stdout
+            assert f"Running stage '{stage}'" in exp
+
+
+def test_metrics_and_params_diff_show_the_experiment(experimented) -> None:
+    repo, env, _ = experimented
     diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json", env=env).stdout)
     n_train = diff["dvclive/train_classifier/real/metrics.json"]["n_train"]
     assert (n_train["old"], n_train["new"]) == (30, 40)
     params = json.loads(sh(repo, "dvc", "params", "diff", "--json", env=env).stdout)
     assert params["params.yaml"]["n_per_class"]["new"] == 4
 
-    # The pull-request report on the same change: diffs as tables, every plot as an image.
+
+def test_report_renders_the_diff_as_tables_and_images(experimented) -> None:
+    """The pull-request report on the same change: diffs as tables, every plot as an image."""
+    repo, env, _ = experimented
     sh(repo, sys.executable, str(REPO / "scripts/report.py"), "--rev", "HEAD", env=env)
     report = (repo / "report/report.md").read_text()
     assert "| n_per_class " in report and "| 3 " in report and "| 4 " in report
