@@ -71,6 +71,19 @@ class Discriminator(nn.Module):
         return self.net(torch.cat([images, cond], dim=1)).view(-1)
 
 
+def _sn_body(c: int) -> nn.Sequential:
+    """The spectral-norm convolutions of both projection discriminators: 28 -> 14 -> 7."""
+    sn = nn.utils.parametrizations.spectral_norm
+    return nn.Sequential(
+        sn(nn.Conv2d(1, c, 3, 1, 1)),
+        nn.LeakyReLU(0.1),
+        sn(nn.Conv2d(c, c * 2, 4, 2, 1)),  # 28 -> 14
+        nn.LeakyReLU(0.1),
+        sn(nn.Conv2d(c * 2, c * 4, 4, 2, 1)),  # 14 -> 7
+        nn.LeakyReLU(0.1),
+    )
+
+
 class ProjectionDiscriminator(nn.Module):
     """Spectral-normalised CNN with a projection head (Miyato & Koyama 2018).
 
@@ -83,14 +96,7 @@ class ProjectionDiscriminator(nn.Module):
         super().__init__()
         c = base_channels
         sn = nn.utils.parametrizations.spectral_norm
-        self.features = nn.Sequential(
-            sn(nn.Conv2d(1, c, 3, 1, 1)),
-            nn.LeakyReLU(0.1),
-            sn(nn.Conv2d(c, c * 2, 4, 2, 1)),  # 28 -> 14
-            nn.LeakyReLU(0.1),
-            sn(nn.Conv2d(c * 2, c * 4, 4, 2, 1)),  # 14 -> 7
-            nn.LeakyReLU(0.1),
-        )
+        self.features = _sn_body(c)
         self.linear = sn(nn.Linear(c * 4, 1))
         self.embed = sn(nn.Embedding(N_CLASSES, c * 4))
 
@@ -175,14 +181,7 @@ class FewShotDiscriminator(nn.Module):
         c = base_channels
         sn = nn.utils.parametrizations.spectral_norm
         self.stddev_group = stddev_group
-        self.body = nn.Sequential(
-            sn(nn.Conv2d(1, c, 3, 1, 1)),
-            nn.LeakyReLU(0.1),
-            sn(nn.Conv2d(c, c * 2, 4, 2, 1)),  # 28 -> 14
-            nn.LeakyReLU(0.1),
-            sn(nn.Conv2d(c * 2, c * 4, 4, 2, 1)),  # 14 -> 7
-            nn.LeakyReLU(0.1),
-        )
+        self.body = _sn_body(c)
         extra = 1 if stddev_group > 1 else 0
         self.head = nn.Sequential(sn(nn.Conv2d(c * 4 + extra, c * 4, 3, 1, 1)), nn.LeakyReLU(0.1))
         self.linear = sn(nn.Linear(c * 4, 1))
