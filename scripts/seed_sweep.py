@@ -1,8 +1,9 @@
 """Run the pipeline for several seeds and classifiers with `dvc exp run`; tabulate the spread.
 
 Each run is a DVC experiment (see `dvc exp show`) over presets from conf/ (`cgan=recipe|fewshot`,
-`classifier=mlp|lenet|strong`); DVC's run cache reuses the CGAN when only the classifier
-changes. Every run appends its rows to the CSV at once (an interrupted sweep keeps what it
+`classifier=mlp|lenet|strong`); DVC's run cache restores any stage already run with the same
+code, params and inputs (the CGAN when only the classifier or the generation changes), so an
+interrupted sweep resumes where it stopped. Every run appends its rows to the CSV at once (an interrupted sweep keeps what it
 measured): real-test accuracy per classifier and source, the generator's scores, the
 `train_cgan` wall time when the stage ran, and the machine. Needs a clean git workspace,
 which it restores at the end.
@@ -51,7 +52,11 @@ def run_one(args: argparse.Namespace, seed: int, classifier: str) -> list[dict]:
         f"data.subset={args.subset}",
         *args.set,
     ]
-    cmd = ["dvc", "exp", "run", "--force", "-n", f"{args.config}-{classifier}-seed{seed}"]
+    name = f"{args.config}-{classifier}-seed{seed}"
+    # Not `--force`: stages whose code, params and inputs match an earlier run (the CGAN when
+    # only the classifier changes) come back from DVC's run cache instead of being retrained.
+    subprocess.run(["dvc", "exp", "remove", name], check=False, capture_output=True)
+    cmd = ["dvc", "exp", "run", "-n", name]
     for item in sets:
         cmd += ["-S", item]
     targets = [f"evaluate@{source}" for source in args.sources] + ["evaluate_generator"]
