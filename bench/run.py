@@ -8,6 +8,11 @@ Both sides run the same networks at the recipe's hyperparameters on the same dat
 same machine, one after the other; each is warmed up first. What is reported (and checked)
 is the ratio of throughputs, project / recipe, which transfers between machines far better
 than absolute times. The full `dvc repro` time is measured by scripts/time_stages.py.
+
+Then a roofline line per CGAN loop: the floating-point work of one training epoch (convolutions
+and matrix products, forward and backward, counted by torch's FlopCounterMode) over its measured
+time, against the machine's peak measured in the same run (a large fp32 matrix product), so
+"compute-bound" is a number rather than a guess.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from bench import recipe
 from fewshot import paths
@@ -52,6 +58,21 @@ def timed(fn: Callable[[], object], device: torch.device) -> float:
     fn()
     sync(device)
     return time.perf_counter() - start
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """Floating-point operations (2 per multiply-add) of the matrix work `fn` does."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def peak_flops(device: torch.device, n: int = 2048, reps: int = 8) -> float:
+    """FLOP/s of a large fp32 matrix product: the most this device does on dense work."""
+    a, b = (torch.randn(n, n, device=device) for _ in range(2))
+    a @ b  # warm-up
+    seconds = timed(lambda: [a @ b for _ in range(reps)], device)
+    return 2 * n**3 * reps / seconds
 
 
 def real_subset() -> tuple[np.ndarray, np.ndarray, str]:
@@ -104,6 +125,19 @@ def main() -> None:
         f"{n} image-steps",
     )
 
+    # One epoch of each loop, its work counted apart from its timing (counting slows it).
+    roofline = {
+        "recipe loop": (
+            count_flops(lambda: recipe.train_cgan(images, labels, 1, device)),
+            results["CGAN training"][0] / args.cgan_epochs,
+        ),
+        "project loop": (
+            count_flops(lambda: project_cgan(1)),
+            results["CGAN training"][1] / args.cgan_epochs,
+        ),
+    }
+    peak = peak_flops(device)
+
     netg = project_cgan(1).eval()
     with tempfile.TemporaryDirectory() as tmp:
         per_class, n_images = args.per_class, 10 * args.per_class
@@ -151,6 +185,14 @@ def main() -> None:
             if ratio < target:
                 missed.append(work)
         print(f"| {work} | {size} | {old:.2f} | {new:.2f} | {ratio:.2f}x | {verdict} |")
+    print(f"\nroofline: peak {peak / 1e9:.1f} GFLOP/s (fp32 {2048}^3 matrix product)\n")
+    print("| CGAN training | GFLOP per epoch | s per epoch | GFLOP/s | of peak |")
+    print("|:--|--:|--:|--:|--:|")
+    for loop, (flops, seconds) in roofline.items():
+        rate = flops / seconds
+        print(
+            f"| {loop} | {flops / 1e9:.2f} | {seconds:.2f} | {rate / 1e9:.1f} | {rate / peak:.0%} |"
+        )
     if args.check and missed:
         sys.exit(f"bench: below target: {', '.join(missed)}")
 

@@ -24,3 +24,9 @@ def test_bench_runs_on_cpu_and_prints_ratios(tmp_path) -> None:
     assert [name for name, _ in rows][:2] == ["CGAN training", "generate + write PNGs"]
     assert len(rows) == 3 and all(float(ratio) > 0 for _, ratio in rows)
     assert ">= 2x" in result.stdout  # the CPU target is printed beside the ratio
+    # The roofline: each loop's counted work over its time, as a share of the measured peak.
+    roofline = re.findall(
+        r"^\| (recipe|project) loop \| ([\d.]+) \|.*\| (\d+)% \|$", result.stdout, re.M
+    )
+    assert [loop for loop, _, _ in roofline] == ["recipe", "project"]
+    assert all(float(gflop) > 0 and 0 < int(share) <= 100 for _, gflop, share in roofline)
