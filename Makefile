@@ -10,7 +10,7 @@ export MNIST_DIR
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro test lint dag report bench params clean-venv
+.PHONY: setup repro test lint dag report bench params study clean-venv
 REV ?= HEAD
 
 $(BIN)/.installed: pyproject.toml
@@ -47,6 +47,11 @@ report: setup
 # The project's loops against the recipe's original loop on this machine; prints ratios.
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The study: every (config, n_per_class, subset) point as a queued DVC experiment, resumable;
+# then docs/results/study.{csv,md} and one figure per dataset. STUDY_ARGS narrows it (--help).
+study: setup
+	$(BIN)/python scripts/study.py $(STUDY_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

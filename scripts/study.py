@@ -1,0 +1,247 @@
+"""The study: real, synthetic and mixed training data against n_per_class, over random subsets.
+
+Every point of the protocol (dataset x configuration x n_per_class x subset seed) is one DVC
+experiment, queued with `dvc exp run --queue` and run by `dvc exp run --run-all` (DVC's
+queue). Resumable: experiments already in `dvc exp show` (done or queued) are not queued
+again, and stages already run with the same code, params and inputs come back from DVC's run
+cache. Then `dvc exp show --json` is gathered into one CSV row per experiment and training
+source, a summary table (mean, std, min, max over subsets) and one figure per dataset.
+
+    python scripts/study.py                      # queue, run, collect: the whole protocol
+    python scripts/study.py --plan               # print what would be queued, run nothing
+    python scripts/study.py --collect-only       # rebuild the CSV, table and figures
+    python scripts/study.py --n-per-class 100 --configs fewshot --seeds 1   # one point
+
+Needs a clean git workspace: queued experiments run the committed code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fewshot import paths
+
+# What each configuration sets on top of the defaults (Hydra presets from conf/).
+CONFIGS = {
+    "recipe": ["cgan=recipe", "classifier=mlp"],
+    "fewshot": ["cgan=fewshot", "classifier=mlp"],
+    "fewshot-strong": ["cgan=fewshot", "classifier=strong"],
+}
+ROW_COLUMNS = [
+    "dataset",
+    "n_per_class",
+    "config",
+    "source",
+    "subset_seed",
+    "test_accuracy",
+    "machine",
+    "experiment",
+]
+
+
+def experiment_name(dataset: str, config: str, n_per_class: int, seed: int) -> str:
+    return f"study-{dataset}-{config}-n{n_per_class}-s{seed}"
+
+
+def parse_name(name: str) -> dict[str, Any] | None:
+    """The protocol point an experiment name stands for; None for other experiments."""
+    if not name.startswith("study-"):
+        return None
+    head, n_part, seed_part = name.removeprefix("study-").rsplit("-", 2)
+    dataset = next((d for d in ("fashion-mnist", "mnist") if head.startswith(d + "-")), None)
+    if dataset is None or not n_part.startswith("n") or not seed_part.startswith("s"):
+        return None
+    return {
+        "dataset": dataset,
+        "config": head.removeprefix(dataset + "-"),
+        "n_per_class": int(n_part[1:]),
+        "subset_seed": int(seed_part[1:]),
+    }
+
+
+def queue_command(
+    dataset: str, config: str, n_per_class: int, seed: int, extra: tuple[str, ...] = ()
+) -> list[str]:
+    sets = [
+        *CONFIGS[config],
+        f"data.dataset={dataset}",
+        "data.subset=random",
+        f"n_per_class={n_per_class}",
+        f"seed={seed}",
+        *extra,
+    ]
+    cmd = [
+        "dvc",
+        "exp",
+        "run",
+        "--queue",
+        "-n",
+        experiment_name(dataset, config, n_per_class, seed),
+    ]
+    for item in sets:
+        cmd += ["-S", item]
+    return cmd
+
+
+def experiments(show: Any) -> Iterator[dict[str, Any]]:
+    """Every experiment record in `dvc exp show --json` output (nested under its baseline)."""
+    if isinstance(show, list):
+        for item in show:
+            yield from experiments(item)
+    elif isinstance(show, dict):
+        if isinstance(show.get("data"), dict) and "name" in show:
+            yield show
+        for key in ("experiments", "revs"):
+            if show.get(key):
+                yield from experiments(show[key])
+
+
+def exp_show() -> list[dict[str, Any]]:
+    out = subprocess.run(
+        ["dvc", "exp", "show", "--json"], check=True, capture_output=True, text=True
+    ).stdout
+    return list(experiments(json.loads(out)))
+
+
+def _file_data(files: dict[str, Any] | None, path: str) -> dict[str, Any]:
+    entry = (files or {}).get(path) or {}
+    return entry.get("data") or {}
+
+
+def rows_from_experiment(exp: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per training source with a real-test metric; none for unfinished runs."""
+    point = parse_name(exp.get("name") or "")
+    if point is None:
+        return []
+    metrics = exp["data"].get("metrics")
+    rows = []
+    for source in paths.SOURCES:
+        test = _file_data(metrics, paths.eval_metrics(source).as_posix())
+        if "accuracy" not in test:
+            continue
+        live = _file_data(metrics, (paths.classifier_live(source) / "metrics.json").as_posix())
+        rows.append(
+            {
+                **point,
+                "source": source,
+                "test_accuracy": test["accuracy"],
+                "machine": live.get("machine"),
+                "experiment": exp["name"],
+            }
+        )
+    return rows
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    keys = ["dataset", "config", "n_per_class", "source"]
+    table = rows.groupby(keys)["test_accuracy"].agg(["mean", "std", "min", "max", "count"])
+    return table.rename(columns={"count": "subsets"}).reset_index()
+
+
+def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
+    """Real-test accuracy against n_per_class (log x), one panel per configuration and one
+    line per source, error bars the std over subsets. One figure per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for dataset, data in table.groupby("dataset"):
+        configs = sorted(data["config"].unique())
+        fig, axes = plt.subplots(
+            1, len(configs), figsize=(5 * len(configs), 4), sharey=True, squeeze=False
+        )
+        for ax, config in zip(axes[0], configs, strict=True):
+            for source, line in data[data["config"] == config].groupby("source"):
+                line = line.sort_values("n_per_class")
+                ax.errorbar(
+                    line["n_per_class"],
+                    100 * line["mean"],
+                    yerr=100 * line["std"].fillna(0),
+                    marker="o",
+                    capsize=3,
+                    label=source,
+                )
+            ax.set(xscale="log", title=config, xlabel="real images per class")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel(f"accuracy on the real {dataset} test set (%)")
+        axes[0][0].legend()
+        fig.tight_layout()
+        path = out.with_name(f"{out.name}-{dataset}.png")
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def collect(out: Path) -> pd.DataFrame:
+    rows = pd.DataFrame(
+        [row for exp in exp_show() for row in rows_from_experiment(exp)], columns=ROW_COLUMNS
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows.sort_values(ROW_COLUMNS[:5]).to_csv(out.with_suffix(".csv"), index=False)
+    if rows.empty:
+        print("no finished study experiments in `dvc exp show` yet")
+        return rows
+    table = summarise(rows)
+    out.with_suffix(".md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
+    figures = plot_curves(table, out)
+    print(table.to_markdown(index=False, floatfmt=".4f"))
+    print(f"-> {out.with_suffix('.csv')}, {out.with_suffix('.md')}, {', '.join(map(str, figures))}")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--datasets", nargs="+", default=["mnist"], choices=("mnist", "fashion-mnist")
+    )
+    parser.add_argument("--configs", nargs="+", default=["recipe", "fewshot"], choices=CONFIGS)
+    parser.add_argument("--n-per-class", type=int, nargs="+", default=[10, 20, 50, 100, 200, 500])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra params for every experiment, as `dvc exp run -S` (e.g. a shorter budget)",
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="experiments run at a time")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/study"))
+    parser.add_argument("--plan", action="store_true", help="print the queue commands only")
+    parser.add_argument("--collect-only", action="store_true")
+    args = parser.parse_args()
+    if args.collect_only:
+        collect(args.out)
+        return
+    points = itertools.product(args.datasets, args.configs, args.n_per_class, args.seeds)
+    known = {exp["name"] for exp in exp_show()}
+    todo = [p for p in points if experiment_name(*p) not in known]
+    print(f"{len(todo)} experiment(s) to queue; {len(known)} already in `dvc exp show`")
+    if args.plan:
+        for point in todo:
+            print(" ".join(queue_command(*point, tuple(args.set))))
+        return
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout
+    if dirty.strip():
+        sys.exit("error: the git workspace has uncommitted changes; queued runs use the commit")
+    for point in todo:
+        subprocess.run(queue_command(*point, tuple(args.set)), check=True)
+    subprocess.run(["dvc", "exp", "run", "--run-all", "--jobs", str(args.jobs)], check=True)
+    collect(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The study script: the protocol queued and run as DVC experiments, then tabulated."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from scripts.study import experiment_name, parse_name, summarise
+from tests.conftest import REPO
+from tests.repo import TINY, commit, make_tiny_repo, merge, sh
+
+
+@pytest.mark.parametrize(
+    "point",
+    [("mnist", "fewshot-strong", 10, 1), ("fashion-mnist", "recipe", 500, 3)],
+)
+def test_experiment_names_round_trip(point) -> None:
+    dataset, config, n, seed = point
+    assert parse_name(experiment_name(*point)) == {
+        "dataset": dataset,
+        "config": config,
+        "n_per_class": n,
+        "subset_seed": seed,
+    }
+    assert parse_name("recipe-mlp-seed1") is None  # other experiments are not the study's
+
+
+def test_summary_is_over_subsets() -> None:
+    rows = pd.DataFrame(
+        {
+            "dataset": "mnist",
+            "config": "recipe",
+            "n_per_class": 10,
+            "source": "real",
+            "test_accuracy": [0.5, 0.7, 0.9],
+        }
+    )
+    (row,) = summarise(rows).to_dict("records")
+    assert row["mean"] == pytest.approx(0.7) and row["std"] == pytest.approx(0.2)
+    assert (row["min"], row["max"], row["subsets"]) == (0.5, 0.9, 3)
+
+
+@pytest.mark.e2e
+def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
+    repo, env = make_tiny_repo(tmp_path)
+    shutil.copytree(REPO / "conf", repo / "conf")
+    config = yaml.safe_load((repo / "conf/config.yaml").read_text())
+    (repo / "conf/config.yaml").write_text(yaml.safe_dump(merge(config, TINY), sort_keys=False))
+    sh(repo, "dvc", "config", "hydra.enabled", "True", env=env)
+    commit(repo, "presets")
+    study = [sys.executable, str(REPO / "scripts/study.py"), "--configs", "recipe"]
+    study += ["--n-per-class", "2", "--seeds", "1", "--set", "cgan.epochs=1"]
+    study += ["--out", "study/tiny"]
+
+    first = sh(repo, *study, env=env)
+    assert "1 experiment(s) to queue" in first.stdout
+    rows = pd.read_csv(repo / "study/tiny.csv")
+    assert {"dataset", "n_per_class", "config", "source", "subset_seed", "test_accuracy"} <= set(
+        rows
+    )
+    assert sorted(rows["source"]) == ["mixed", "real", "synthetic"]
+    assert set(rows["n_per_class"]) == {2}
+    assert rows["test_accuracy"].between(0, 1).all() and rows["machine"].notna().all()
+    assert set(rows["config"]) == {"recipe"} and set(rows["subset_seed"]) == {1}
+    assert (repo / "study/tiny-mnist.png").stat().st_size > 0
+    assert "| mnist" in (repo / "study/tiny.md").read_text()
+
+    again = sh(repo, *study, env=env)  # resumable: nothing is queued or run twice
+    assert "0 experiment(s) to queue" in again.stdout
+    assert pd.read_csv(repo / "study/tiny.csv").equals(rows)
