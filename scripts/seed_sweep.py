@@ -2,10 +2,10 @@
 
 Each run is a DVC experiment (see `dvc exp show`) over presets from conf/ (`cgan=recipe|fewshot`,
 `classifier=mlp|lenet|strong`); DVC's run cache restores any stage already run with the same
-code, params and inputs (the CGAN when only the classifier or the generation changes), so an
-interrupted sweep resumes where it stopped. Every run appends its rows to the CSV at once (an interrupted sweep keeps what it
-measured): real-test accuracy per classifier and source, the generator's scores, the
-`train_cgan` wall time when the stage ran, and the machine. Needs a clean git workspace,
+code, params and inputs (the CGAN when only the classifier or the generation changes). Every
+run appends its rows to the CSV at once (an interrupted sweep keeps what it measured):
+real-test accuracy per classifier and source, the generator's scores, the `train_cgan` wall
+time when the stage ran, and the machine. Needs a clean git workspace,
 which it restores at the end.
 
     python scripts/seed_sweep.py --seeds 0 1 2 --classifiers mlp lenet --out docs/results/seeds

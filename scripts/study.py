@@ -35,7 +35,12 @@ CONFIGS = {
     "recipe": ["cgan=recipe", "classifier=mlp"],
     "fewshot": ["cgan=fewshot", "classifier=mlp"],
     "fewshot-strong": ["cgan=fewshot", "classifier=strong"],
+    # The same CGAN (from the run cache), keeping the best 1 in 4 generated images by the
+    # confidence of the classifier trained on the real subset.
+    "fewshot-select": ["cgan=fewshot", "classifier=mlp", "generate.oversample=4"],
 }
+# The generated dataset's scores (evaluate_generator), repeated on each of its rows.
+GENERATOR_SCORES = ("label_fidelity", "recall", "coverage", "diversity_ratio", "fid")
 ROW_COLUMNS = [
     "dataset",
     "n_per_class",
@@ -45,6 +50,7 @@ ROW_COLUMNS = [
     "test_accuracy",
     "machine",
     "experiment",
+    *(f"generator_{score}" for score in GENERATOR_SCORES),
 ]
 
 
@@ -123,6 +129,8 @@ def rows_from_experiment(exp: dict[str, Any]) -> list[dict[str, Any]]:
     if point is None:
         return []
     metrics = exp["data"].get("metrics")
+    generator = _file_data(metrics, paths.GENERATOR_METRICS.as_posix())
+    scores = {f"generator_{score}": generator.get(score) for score in GENERATOR_SCORES}
     rows = []
     for source in paths.SOURCES:
         test = _file_data(metrics, paths.eval_metrics(source).as_posix())
@@ -136,6 +144,7 @@ def rows_from_experiment(exp: dict[str, Any]) -> list[dict[str, Any]]:
                 "test_accuracy": test["accuracy"],
                 "machine": live.get("machine"),
                 "experiment": exp["name"],
+                **scores,
             }
         )
     return rows

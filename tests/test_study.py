@@ -65,6 +65,7 @@ def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
     assert sorted(rows["source"]) == ["mixed", "real", "synthetic"]
     assert set(rows["n_per_class"]) == {2}
     assert rows["test_accuracy"].between(0, 1).all() and rows["machine"].notna().all()
+    assert rows["generator_label_fidelity"].between(0, 1).all()
     assert set(rows["config"]) == {"recipe"} and set(rows["subset_seed"]) == {1}
     assert (repo / "study/tiny-mnist.png").stat().st_size > 0
     assert "| mnist" in (repo / "study/tiny.md").read_text()
