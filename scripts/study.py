@@ -12,7 +12,9 @@ source, a summary table (mean, std, min, max over subsets) and one figure per da
     python scripts/study.py --collect-only       # rebuild the CSV, table and figures
     python scripts/study.py --n-per-class 100 --configs fewshot --seeds 1   # one point
 
-Needs a clean git workspace: queued experiments run the committed code.
+Needs a clean git workspace: queued experiments run the committed code. The study is that of
+the current commit (`dvc exp show` lists the experiments of HEAD): after a new commit, points
+are queued again, and stages whose code and inputs did not change come from the run cache.
 """
 
 from __future__ import annotations
