@@ -112,12 +112,13 @@ def test_the_readme_draws_the_current_dag() -> None:
 
 
 def declared_paths() -> set[Path]:
-    """Every dep and out of every stage, with `foreach` / `matrix` templates expanded."""
+    """Every dep and output (outs, metrics, plots) of every stage, `foreach` / `matrix` expanded."""
     found = set()
     for stage in SPEC["stages"].values():
         body = stage.get("do", stage)
         entries = [e if isinstance(e, str) else next(iter(e)) for e in body.get("deps", [])]
-        entries += [e if isinstance(e, str) else next(iter(e)) for e in body.get("outs", [])]
+        for field in ("outs", "metrics", "plots"):
+            entries += [e if isinstance(e, str) else next(iter(e)) for e in body.get(field, [])]
         keys = stage.get("foreach") or {s: s for s in stage.get("matrix", {}).get("source", [])}
         for entry in entries:
             for key in keys or [None]:
