@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -16,6 +16,36 @@ from fewshot.runtime import batches, check_finite, total_steps
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
+def mixed_batches(
+    is_synthetic: torch.Tensor,
+    batch_size: int,
+    fraction: float,
+    n_batches: int,
+    rng: torch.Generator,
+) -> Iterator[torch.Tensor]:
+    """Index batches with round(fraction * batch_size) synthetic images each, the rest real.
+
+    Each pool is drawn without replacement and reshuffled when it runs out, so the 1,000 real
+    images keep their weight beside 10,000 generated ones whatever their numbers."""
+    n_synthetic = round(fraction * batch_size)
+    pools = [(~is_synthetic).nonzero().squeeze(1), is_synthetic.nonzero().squeeze(1)]
+    takes = [batch_size - n_synthetic, n_synthetic]
+    orders = [pool[torch.randperm(len(pool), generator=rng, device=rng.device)] for pool in pools]
+    positions = [0, 0]
+    for _ in range(n_batches):
+        parts = []
+        for i, need in enumerate(takes):
+            while need:
+                if positions[i] == len(orders[i]):
+                    perm = torch.randperm(len(pools[i]), generator=rng, device=rng.device)
+                    orders[i], positions[i] = pools[i][perm], 0
+                chunk = orders[i][positions[i] : positions[i] + need]
+                positions[i] += len(chunk)
+                need -= len(chunk)
+                parts.append(chunk)
+        yield torch.cat(parts)
+
+
 def train_classifier(
     model: nn.Module,
     images: torch.Tensor,
@@ -23,6 +53,7 @@ def train_classifier(
     cfg: dict[str, Any],
     rng: torch.Generator,
     on_epoch: EpochCallback | None = None,
+    is_synthetic: torch.Tensor | None = None,
 ) -> None:
     """Cross-entropy over shuffled mini-batches: Adam at a constant rate, as the recipe trains
     its MLP, unless the config asks for weight decay (AdamW), a one-cycle schedule, label
@@ -30,6 +61,8 @@ def train_classifier(
 
     `cfg["steps"]` > 0 is a budget in optimiser steps, whatever the number of images, so a
     classifier costs the same on 1,000 real or 10,000 synthetic images; else `cfg["epochs"]`.
+    With `is_synthetic` (the mixed source) and `cfg["synthetic_fraction"]` > 0, every batch
+    holds that share of synthetic images (`mixed_batches`); else batches are drawn from all.
     """
     decay = cfg.get("weight_decay", 0.0)
     optimiser = torch.optim.AdamW if decay else torch.optim.Adam
@@ -40,13 +73,18 @@ def train_classifier(
     if cfg.get("schedule", "constant") == "onecycle":
         schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=total)
     smoothing = cfg.get("label_smoothing", 0.0)
+    fraction = cfg.get("synthetic_fraction", 0.0) if is_synthetic is not None else 0.0
     model.train()
     done = 0
     for epoch in range(1, epochs + 1):
         losses = torch.zeros(per_epoch, device=images.device)
         correct = torch.zeros((), dtype=torch.long, device=images.device)
         seen = 0
-        for step, idx in enumerate(batches(len(images), cfg["batch_size"], rng)):
+        if fraction:
+            order = mixed_batches(is_synthetic, cfg["batch_size"], fraction, per_epoch, rng)
+        else:
+            order = batches(len(images), cfg["batch_size"], rng)
+        for step, idx in enumerate(order):
             if done == total:
                 losses = losses[:step]
                 break

@@ -21,14 +21,15 @@ from fewshot.params import load_params
 from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input, total_steps
 
 
-def load_source(source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Training images and labels of one source; never the test split."""
+def load_source(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training images, labels and which are synthetic, of one source; never the test split."""
     parts = []
     if source in ("real", "mixed"):
-        parts.append(load_subset(paths.SUBSET_FILE)[:2])
+        parts.append((*load_subset(paths.SUBSET_FILE)[:2], False))
     if source in ("synthetic", "mixed"):
-        parts.append(load_image_folder(paths.SYNTHETIC_DIR))
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        parts.append((*load_image_folder(paths.SYNTHETIC_DIR), True))
+    images, labels = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
+    return images, labels, np.concatenate([np.full(len(p[1]), p[2]) for p in parts])
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     params = load_params()
     cfg = params["classifier"]
     device = resolve_device(params["device"])
-    images, labels = load_source(source)
+    images, labels, synthetic = load_source(source)
     rng = seeded_rng(params["seed"], device)
     x, y = to_classifier_input(images, device), torch.from_numpy(labels).to(device)
     model = build_classifier(cfg["arch"]).to(device)
@@ -46,7 +47,15 @@ def main() -> None:
     live_dir = paths.classifier_live(source)
     _, epochs = total_steps(len(x), cfg)
     with live_epochs(live_dir, epochs, f"train_classifier@{source}") as (live, bar):
-        train_classifier(model, x, y, cfg, rng, on_epoch=partial(log_epoch, live, bar))
+        train_classifier(
+            model,
+            x,
+            y,
+            cfg,
+            rng,
+            on_epoch=partial(log_epoch, live, bar),
+            is_synthetic=torch.from_numpy(synthetic).to(device) if source == "mixed" else None,
+        )
         own_accuracy = (predict(model, x, 1000) == y).float().mean().item()
         live.log_metric("accuracy_on_own_training_data", own_accuracy, plot=False)
         live.log_metric("n_train", len(x), plot=False)

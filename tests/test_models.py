@@ -374,6 +374,36 @@ def test_classifier_step_budget_is_the_same_for_any_number_of_images() -> None:
     assert len(steps) == 12
 
 
+def test_mixed_batches_hold_the_synthetic_share_and_cycle_each_pool() -> None:
+    from fewshot.classify import mixed_batches
+
+    is_synthetic = torch.arange(330) >= 30  # 30 real images, then 300 synthetic
+    rng = seeded_rng(0, torch.device("cpu"))
+    drawn = list(mixed_batches(is_synthetic, 10, 0.3, 12, rng))
+    assert all(len(b) == 10 and int(is_synthetic[b].sum()) == 3 for b in drawn)
+    real = torch.cat([b[~is_synthetic[b]] for b in drawn])  # 12 x 7 = 84 real draws
+    # Without replacement within a pass: each of the 30 real images once per 30 draws.
+    for start in (0, 30):
+        assert sorted(real[start : start + 30].tolist()) == list(range(30))
+    assert len(set(torch.cat(drawn).tolist())) == 30 + 36
+
+
+def test_mixed_training_takes_the_fraction_only_with_the_synthetic_mask() -> None:
+    seen = []
+    model = MLP()
+    model.register_forward_hook(lambda _m, args, _out: seen.append(args[0][:, 0, 0, 0].clone()))
+    images = torch.zeros(40, 1, 28, 28)
+    images[20:] = 1.0  # the "synthetic" half marks itself in a pixel
+    labels, cfg = torch.arange(40) % 10, {"epochs": 1, "batch_size": 10, "lr": 1e-3}
+    cfg["synthetic_fraction"] = 0.8
+    rng = seeded_rng(0, torch.device("cpu"))
+    train_classifier(model, images, labels, cfg, rng, is_synthetic=torch.arange(40) >= 20)
+    assert [int(batch.sum()) for batch in seen] == [8, 8, 8, 8]
+    seen.clear()
+    train_classifier(model, images, labels, cfg, rng)  # one source: the fraction is moot
+    assert sum(int(batch.sum()) for batch in seen) == 20
+
+
 def test_oversampling_keeps_the_images_the_scorer_is_surest_of_in_draw_order() -> None:
     from fewshot.generation import most_confident
 
