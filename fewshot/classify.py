@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fewshot.augment import random_affine
+from fewshot.augment import elastic_distort, random_affine
 from fewshot.runtime import batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -57,7 +57,8 @@ def train_classifier(
 ) -> None:
     """Cross-entropy over shuffled mini-batches: Adam at a constant rate, as the recipe trains
     its MLP, unless the config asks for weight decay (AdamW), a one-cycle schedule, label
-    smoothing or per-image random affine augmentation (inputs in [0, 1], background 0).
+    smoothing, per-image random affine augmentation or elastic distortion (inputs in [0, 1],
+    background 0).
 
     `cfg["steps"]` > 0 is a budget in optimiser steps, whatever the number of images, so a
     classifier costs the same on 1,000 real or 10,000 synthetic images; else `cfg["epochs"]`.
@@ -91,6 +92,8 @@ def train_classifier(
             x = images[idx]
             if cfg.get("augment"):
                 x = random_affine(x, rng)
+            if cfg.get("elastic"):
+                x = elastic_distort(x, rng)
             logits = model(x)
             loss = F.cross_entropy(logits, labels[idx], label_smoothing=smoothing)
             opt.zero_grad(set_to_none=True)

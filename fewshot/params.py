@@ -116,6 +116,7 @@ SCHEMA: dict[str, Any] = {
         "schedule": Field(str, choices=("constant", "onecycle")),
         "label_smoothing": Field(float, low=0.0, high=0.5),
         "augment": Field(bool),
+        "elastic": Field(bool),
         "synthetic_fraction": Field(float, low=0.0, high=1.0),
     },
     "evaluate": {

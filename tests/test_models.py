@@ -229,6 +229,21 @@ def test_random_affine_is_the_identity_at_zero_range_and_varies_per_image() -> N
     assert torch.cdist(warped.flatten(1), warped.flatten(1)).triu(1).gt(0).sum() == 15
 
 
+def test_elastic_distortion_is_smooth_small_and_different_per_image() -> None:
+    from fewshot.augment import elastic_distort
+
+    x = torch.rand(6, 1, 28, 28)
+    same = elastic_distort(x, torch.Generator().manual_seed(0), alpha=0.0)
+    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
+    # A horizontal ramp shows each pixel's x displacement as a change in its value.
+    ramp = torch.linspace(-1, 1, 28).expand(6, 1, 28, 28).contiguous()
+    moved = elastic_distort(ramp, torch.Generator().manual_seed(0))
+    shift = ((moved - ramp) / (2 / 27))[..., 4:-4, 4:-4]  # in pixels, away from the border
+    assert 0.3 < shift.abs().mean() < 3  # about 1.4 pixels at alpha 34, sigma 4
+    assert (shift[..., 1:] - shift[..., :-1]).abs().mean() < 0.2 * shift.abs().mean()  # smooth
+    assert torch.cdist(shift.flatten(1), shift.flatten(1)).triu(1).gt(0).sum() == 15
+
+
 def test_augmented_one_cycle_training_reduces_the_loss_and_uses_the_warps() -> None:
     from fewshot.runtime import to_classifier_input
     from tests.conftest import tiny_split
