@@ -16,6 +16,15 @@ from fewshot.runtime import batches, check_finite, total_steps
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
+def _draws(pool: torch.Tensor, count: int, rng: torch.Generator) -> torch.Tensor:
+    """`count` indices from `pool`: reshuffled passes, each index once per pass."""
+    if count == 0:
+        return pool[:0]
+    passes = -(-count // len(pool))
+    perms = [torch.randperm(len(pool), generator=rng, device=rng.device) for _ in range(passes)]
+    return pool[torch.cat(perms)][:count]
+
+
 def mixed_batches(
     is_synthetic: torch.Tensor,
     batch_size: int,
@@ -27,23 +36,13 @@ def mixed_batches(
 
     Each pool is drawn without replacement and reshuffled when it runs out, so the 1,000 real
     images keep their weight beside 10,000 generated ones whatever their numbers."""
-    n_synthetic = round(fraction * batch_size)
+    takes = [batch_size - round(fraction * batch_size), round(fraction * batch_size)]
     pools = [(~is_synthetic).nonzero().squeeze(1), is_synthetic.nonzero().squeeze(1)]
-    takes = [batch_size - n_synthetic, n_synthetic]
-    orders = [pool[torch.randperm(len(pool), generator=rng, device=rng.device)] for pool in pools]
-    positions = [0, 0]
-    for _ in range(n_batches):
-        parts = []
-        for i, need in enumerate(takes):
-            while need:
-                if positions[i] == len(orders[i]):
-                    perm = torch.randperm(len(pools[i]), generator=rng, device=rng.device)
-                    orders[i], positions[i] = pools[i][perm], 0
-                chunk = orders[i][positions[i] : positions[i] + need]
-                positions[i] += len(chunk)
-                need -= len(chunk)
-                parts.append(chunk)
-        yield torch.cat(parts)
+    real, synthetic = (
+        _draws(pool, take * n_batches, rng).view(n_batches, take)
+        for pool, take in zip(pools, takes, strict=True)
+    )
+    yield from torch.cat([real, synthetic], 1)
 
 
 def train_classifier(

@@ -75,3 +75,15 @@ def make_tiny_repo(root: Path, params: dict | None = None) -> tuple[Path, dict]:
     shutil.copy(sums, repo / "data/checksums/mnist.sha256")
     commit(repo, "tiny pipeline")  # DVCLive needs a commit to exist
     return repo, env
+
+
+def make_preset_repo(root: Path) -> tuple[Path, dict]:
+    """A tiny repository that composes params.yaml from conf/ as `dvc exp run -S` does."""
+    repo, env = make_tiny_repo(root)
+    shutil.copytree(REPO / "conf", repo / "conf")
+    config = yaml.safe_load((repo / "conf/config.yaml").read_text())
+    # The tiny sizes as the base; the chosen preset overrides them (`_self_` comes first).
+    (repo / "conf/config.yaml").write_text(yaml.safe_dump(merge(config, TINY), sort_keys=False))
+    sh(repo, "dvc", "config", "hydra.enabled", "True", env=env)
+    commit(repo, "presets")
+    return repo, env

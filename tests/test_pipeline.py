@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -13,7 +12,16 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.repo import N_TEST, TINY, commit, make_repo, make_tiny_repo, merge, sh
+from tests.repo import (
+    N_TEST,
+    TINY,
+    commit,
+    make_preset_repo,
+    make_repo,
+    make_tiny_repo,
+    merge,
+    sh,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -161,13 +169,7 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
 
 def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
     """`dvc exp run -S cgan=fewshot` through DVC's Hydra composition of conf/."""
-    repo, env = make_tiny_repo(tmp_path)
-    shutil.copytree(REPO / "conf", repo / "conf")
-    config = yaml.safe_load((repo / "conf/config.yaml").read_text())
-    # The tiny sizes as the base; the chosen preset overrides them (`_self_` comes first).
-    (repo / "conf/config.yaml").write_text(yaml.safe_dump(merge(config, TINY), sort_keys=False))
-    sh(repo, "dvc", "config", "hydra.enabled", "True", env=env)
-    commit(repo, "presets")
+    repo, env = make_preset_repo(tmp_path)
     sh(repo, "dvc", "exp", "run", "-S", "cgan=fewshot", "-S", "cgan.steps=3", env=env)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["cgan"]["generator"] == params["cgan"]["discriminator"] == "fewshot"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 
 import pandas as pd
 import pytest
-import yaml
 
 from scripts.study import experiment_name, parse_name, summarise
 from tests.conftest import REPO
-from tests.repo import TINY, commit, make_tiny_repo, merge, sh
+from tests.repo import make_preset_repo, sh
 
 
 @pytest.mark.parametrize(
@@ -46,12 +44,7 @@ def test_summary_is_over_subsets() -> None:
 
 @pytest.mark.e2e
 def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
-    repo, env = make_tiny_repo(tmp_path)
-    shutil.copytree(REPO / "conf", repo / "conf")
-    config = yaml.safe_load((repo / "conf/config.yaml").read_text())
-    (repo / "conf/config.yaml").write_text(yaml.safe_dump(merge(config, TINY), sort_keys=False))
-    sh(repo, "dvc", "config", "hydra.enabled", "True", env=env)
-    commit(repo, "presets")
+    repo, env = make_preset_repo(tmp_path)
     study = [sys.executable, str(REPO / "scripts/study.py"), "--configs", "recipe"]
     study += ["--n-per-class", "2", "--seeds", "1", "--set", "cgan.epochs=1"]
     study += ["--out", "study/tiny"]
