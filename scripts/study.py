@@ -11,10 +11,13 @@ source, a summary table (mean, std, min, max over subsets) and one figure per da
     python scripts/study.py --plan               # print what would be queued, run nothing
     python scripts/study.py --collect-only       # rebuild the CSV, table and figures
     python scripts/study.py --n-per-class 100 --configs fewshot --seeds 1   # one point
+    python scripts/study.py --collect-only --rev abc1234   # the experiments run on abc1234
 
 Needs a clean git workspace: queued experiments run the committed code. The study is that of
 the current commit (`dvc exp show` lists the experiments of HEAD): after a new commit, points
 are queued again, and stages whose code and inputs did not change come from the run cache.
+The CSV is the record across commits: collecting replaces the rows of the experiments it
+finds and keeps the others, each row naming the commit its experiment ran on.
 """
 
 from __future__ import annotations
@@ -42,7 +45,14 @@ CONFIGS = {
     "fewshot-select": ["cgan=fewshot", "classifier=mlp", "generate.oversample=4"],
 }
 # The generated dataset's scores (evaluate_generator), repeated on each of its rows.
-GENERATOR_SCORES = ("label_fidelity", "recall", "coverage", "diversity_ratio", "fid")
+GENERATOR_SCORES = (
+    "label_fidelity",
+    "recall",
+    "coverage",
+    "diversity_ratio",
+    "near_copy_fraction",
+    "fid",
+)
 ROW_COLUMNS = [
     "dataset",
     "n_per_class",
@@ -52,6 +62,7 @@ ROW_COLUMNS = [
     "test_accuracy",
     "machine",
     "experiment",
+    "commit",
     *(f"generator_{score}" for score in GENERATOR_SCORES),
 ]
 
@@ -100,23 +111,28 @@ def queue_command(
     return cmd
 
 
-def experiments(show: Any) -> Iterator[dict[str, Any]]:
-    """Every experiment record in `dvc exp show --json` output (nested under its baseline)."""
+def experiments(show: Any, baseline: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every experiment record in `dvc exp show --json` output, with the git commit it was run
+    on under `"baseline"` (experiments are nested under their baseline commit's record)."""
     if isinstance(show, list):
         for item in show:
-            yield from experiments(item)
+            yield from experiments(item, baseline)
     elif isinstance(show, dict):
+        if baseline is None and show.get("rev") not in (None, "workspace"):
+            baseline = show["rev"]
         if isinstance(show.get("data"), dict) and "name" in show:
-            yield show
+            yield {**show, "baseline": baseline}
         for key in ("experiments", "revs"):
             if show.get(key):
-                yield from experiments(show[key])
+                yield from experiments(show[key], baseline)
 
 
-def exp_show() -> list[dict[str, Any]]:
-    out = subprocess.run(
-        ["dvc", "exp", "show", "--json"], check=True, capture_output=True, text=True
-    ).stdout
+def exp_show(revs: list[str] | None = None) -> list[dict[str, Any]]:
+    """The experiments of HEAD, or of each commit in `revs`."""
+    cmd = ["dvc", "exp", "show", "--json"]
+    for rev in revs or []:
+        cmd += ["--rev", rev]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return list(experiments(json.loads(out)))
 
 
@@ -146,6 +162,7 @@ def rows_from_experiment(exp: dict[str, Any]) -> list[dict[str, Any]]:
                 "test_accuracy": test["accuracy"],
                 "machine": live.get("machine"),
                 "experiment": exp["name"],
+                "commit": exp.get("baseline"),
                 **scores,
             }
         )
@@ -195,12 +212,25 @@ def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
     return written
 
 
-def collect(out: Path) -> pd.DataFrame:
-    rows = pd.DataFrame(
-        [row for exp in exp_show() for row in rows_from_experiment(exp)], columns=ROW_COLUMNS
+def merge_rows(committed: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """The committed rows updated with the new ones: a row of the same experiment and source
+    is replaced, the rest are kept (the CSV is the study's record across commits, while
+    `dvc exp show` lists the experiments of one commit)."""
+    both = pd.concat([committed.reindex(columns=ROW_COLUMNS), new], ignore_index=True)
+    both = both.drop_duplicates(["experiment", "source"], keep="last")
+    return both.sort_values(ROW_COLUMNS[:5]).reset_index(drop=True)
+
+
+def collect(out: Path, revs: list[str] | None = None) -> pd.DataFrame:
+    new = pd.DataFrame(
+        [row for exp in exp_show(revs) for row in rows_from_experiment(exp)],
+        columns=ROW_COLUMNS,
     )
+    csv = out.with_suffix(".csv")
+    committed = pd.read_csv(csv) if csv.is_file() else new.iloc[:0]
+    rows = merge_rows(committed, new)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows.sort_values(ROW_COLUMNS[:5]).to_csv(out.with_suffix(".csv"), index=False)
+    rows.to_csv(csv, index=False)
     if rows.empty:
         print("no finished study experiments in `dvc exp show` yet")
         return rows
@@ -231,12 +261,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/study"))
     parser.add_argument("--plan", action="store_true", help="print the queue commands only")
     parser.add_argument("--collect-only", action="store_true")
+    parser.add_argument(
+        "--rev",
+        action="append",
+        help="with --collect-only: gather the experiments of this commit (default HEAD)",
+    )
     args = parser.parse_args()
     if args.collect_only:
-        collect(args.out)
+        collect(args.out, args.rev)
         return
     points = itertools.product(args.datasets, args.configs, args.n_per_class, args.seeds)
-    known = {exp["name"] for exp in exp_show()}
+    known = {exp["name"] for exp in exp_show() if parse_name(exp.get("name") or "")}
     todo = [p for p in points if experiment_name(*p) not in known]
     print(f"{len(todo)} experiment(s) to queue; {len(known)} already in `dvc exp show`")
     if args.plan:

@@ -7,7 +7,14 @@ import sys
 import pandas as pd
 import pytest
 
-from scripts.study import experiment_name, parse_name, summarise
+from scripts.study import (
+    ROW_COLUMNS,
+    experiment_name,
+    experiments,
+    merge_rows,
+    parse_name,
+    summarise,
+)
 from tests.conftest import REPO
 from tests.repo import make_preset_repo, sh
 
@@ -40,6 +47,48 @@ def test_summary_is_over_subsets() -> None:
     (row,) = summarise(rows).to_dict("records")
     assert row["mean"] == pytest.approx(0.7) and row["std"] == pytest.approx(0.2)
     assert (row["min"], row["max"], row["subsets"]) == (0.5, 0.9, 3)
+
+
+def test_experiments_carry_their_baseline_commit() -> None:
+    # the shape of `dvc exp show --json` (DVC 3): experiments nested under their baseline
+    show = [
+        {"rev": "workspace", "name": None, "data": {}, "experiments": None},
+        {
+            "rev": "abc123",
+            "name": "main",
+            "data": {},
+            "experiments": [
+                {
+                    "name": "study-mnist-recipe-n10-s1",
+                    "revs": [{"rev": "e1", "name": "study-mnist-recipe-n10-s1", "data": {}}],
+                }
+            ],
+        },
+    ]
+    found = {exp["name"]: exp["baseline"] for exp in experiments(show)}
+    assert found == {None: None, "main": "abc123", "study-mnist-recipe-n10-s1": "abc123"}
+
+
+def test_collected_rows_replace_their_own_and_keep_the_rest() -> None:
+    def rows(experiment: str, source: str, accuracy: float, commit: str) -> dict:
+        return {
+            "experiment": experiment,
+            "source": source,
+            "test_accuracy": accuracy,
+            "commit": commit,
+            "dataset": "mnist",
+            "config": "fewshot",
+            "n_per_class": 100,
+            "subset_seed": 1,
+        }
+
+    committed = pd.DataFrame([rows("a", "real", 0.5, "old"), rows("b", "real", 0.6, "old")])
+    new = pd.DataFrame([rows("b", "real", 0.9, "new")], columns=ROW_COLUMNS)
+    merged = merge_rows(committed, new)
+    assert list(merged.columns) == ROW_COLUMNS and len(merged) == 2
+    merged = merged.set_index("experiment")
+    assert merged.loc["a", "test_accuracy"] == 0.5 and merged.loc["a", "commit"] == "old"
+    assert merged.loc["b", "test_accuracy"] == 0.9 and merged.loc["b", "commit"] == "new"
 
 
 @pytest.mark.e2e
