@@ -56,6 +56,16 @@ def preset(name: str, overrides: list[str]) -> dict:
     return cfg
 
 
+def subset_and_held_out(
+    labels: np.ndarray, n_per_class: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train-split indices of the random subset of `seed`, and of 5,000 other train images
+    to score against (the test split is never read)."""
+    subset = select_subset(labels, n_per_class, "random", seed)
+    others = np.setdiff1d(np.arange(len(labels)), subset)
+    return subset, np.random.default_rng(123).permutation(others)[:5000]
+
+
 def generate(netg: torch.nn.Module, per_class: int, noise_dim: int) -> tuple[np.ndarray, ...]:
     rng = torch.Generator().manual_seed(99)
     labels = torch.arange(N_CLASSES).repeat_interleave(per_class)
@@ -82,9 +92,7 @@ def main() -> None:
     cpu = torch.device("cpu")
 
     images, labels = load_split(paths.RAW_DIR, "train")
-    subset = select_subset(labels, args.n_per_class, "random", args.subset_seed)
-    others = np.setdiff1d(np.arange(len(labels)), subset)
-    valid = np.random.default_rng(123).permutation(others)[:5000]
+    subset, valid = subset_and_held_out(labels, args.n_per_class, args.subset_seed)
 
     rng = seeded_rng(args.subset_seed, cpu)
     x = to_gan_input(images[subset], cpu)

@@ -29,12 +29,12 @@ import torch
 
 from fewshot import paths
 from fewshot.classify import predict, train_classifier
-from fewshot.data import N_CLASSES, load_split, select_subset
+from fewshot.data import N_CLASSES, load_split
 from fewshot.gan import build_cgan
 from fewshot.io import load_state
 from fewshot.models import MLP
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input
-from scripts.ablate_cgan import MLP_CFG, generate, preset
+from scripts.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
 
 
 def pixel_stats(images: np.ndarray) -> dict[str, float]:
@@ -84,9 +84,8 @@ def main() -> None:
     args = parser.parse_args()
 
     images, labels = load_split(paths.RAW_DIR, "train")
-    subset = select_subset(labels, args.n_per_class, "random", args.subset_seed)
-    others = np.setdiff1d(np.arange(len(labels)), subset)
-    valid = np.random.default_rng(123).permutation(others)[:5000]
+    subset, valid = subset_and_held_out(labels, args.n_per_class, args.subset_seed)
+    valid_images, valid_labels = images[valid], labels[valid]
     cfg = preset(args.preset, [])
     netg, _ = build_cgan(cfg, torch.device("cpu"))
     netg = load_state(args.generator, netg)
@@ -101,11 +100,11 @@ def main() -> None:
     }
     rows = []
     for name, (train, train_labels) in training_sets.items():
-        pred = mlp_predictions(train, train_labels, images[valid])
-        hit = pred == labels[valid]
-        per_class = np.array([hit[labels[valid] == c].mean() for c in range(N_CLASSES)])
+        pred = mlp_predictions(train, train_labels, valid_images)
+        hit = pred == valid_labels
+        per_class = np.array([hit[valid_labels == c].mean() for c in range(N_CLASSES)])
         worst = int(per_class.argmin())
-        mistaken_for = np.bincount(pred[labels[valid] == worst], minlength=N_CLASSES)
+        mistaken_for = np.bincount(pred[valid_labels == worst], minlength=N_CLASSES)
         mistaken_for[worst] = -1
         rows.append(
             {
@@ -115,7 +114,7 @@ def main() -> None:
                 **pixel_stats(train),
                 "mlp_accuracy": float(hit.mean()),
                 "nn1_accuracy": nearest_neighbour_accuracy(
-                    train, train_labels, images[valid], labels[valid]
+                    train, train_labels, valid_images, valid_labels
                 ),
                 "mlp_per_class": " ".join(f"{a:.3f}" for a in per_class),
                 "mlp_worst_class": worst,
