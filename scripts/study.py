@@ -43,6 +43,8 @@ CONFIGS = {
     # The same CGAN (from the run cache), keeping the best 1 in 4 generated images by the
     # confidence of the classifier trained on the real subset.
     "fewshot-select": ["cgan=fewshot", "classifier=mlp", "generate.oversample=4"],
+    # The same again with the strong CNN, which also chooses the images it keeps.
+    "fewshot-strong-select": ["cgan=fewshot", "classifier=strong", "generate.oversample=4"],
 }
 # The generated dataset's scores (evaluate_generator), repeated on each of its rows.
 GENERATOR_SCORES = (
