@@ -119,6 +119,7 @@ def main() -> None:
     judge = load_state(paths.JUDGE, Judge())
     fake_feats, fake_pred = judge_outputs(judge, fake, 1000, cpu)
     valid_feats, _ = judge_outputs(judge, images[valid], 1000, cpu)
+    fidelity = np.array([(fake_pred[fake_labels == c] == c).mean() for c in range(N_CLASSES)])
     scored = np.concatenate([np.flatnonzero(fake_labels == c)[:100] for c in range(N_CLASSES)])
     scores = prdc(valid_feats, fake_feats[scored], nearest_k=5)
 
@@ -132,6 +133,8 @@ def main() -> None:
         "overrides": " ".join(args.set),
         "subset_seed": args.subset_seed,
         "label_fidelity": float((fake_pred == fake_labels).mean()),
+        "label_fidelity_min": float(fidelity.min()),
+        "label_fidelity_min_class": int(fidelity.argmin()),
         "recall": scores["recall"],
         "coverage": scores["coverage"],
         "diversity_ratio": diversity(fake_feats, fake_labels)
@@ -152,7 +155,10 @@ def main() -> None:
         "config": json.dumps(cfg, sort_keys=True),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([row]).to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
+    rows = pd.DataFrame([row])
+    if args.out.exists():  # a new column (a score added later) stays aligned with its header
+        rows = pd.concat([pd.read_csv(args.out), rows], ignore_index=True)
+    rows.to_csv(args.out, index=False)
     grid = np.concatenate([fake[fake_labels == c][:20] for c in range(N_CLASSES)])
     save_image_grid(args.out.parent / f"ablation-{args.name}.png", grid, nrow=20)
     print(json.dumps({k: v for k, v in row.items() if k != "config"}, indent=1))
