@@ -65,6 +65,34 @@ def mode_seeking_loss(fakes: torch.Tensor, noise: torch.Tensor, eps: float = 1e-
     return 1.0 / (mode_seeking_ratio(fakes, noise) + eps)
 
 
+def class_spread(images: torch.Tensor, labels: torch.Tensor, most: int = 500) -> torch.Tensor:
+    """Mean |x_i - x_j| over pixels and over pairs of real images of each class, shape
+    (N_CLASSES,): how different two real images of a class are, in the GAN's pixel scale.
+    At most `most` images per class (the first), which bounds the cost at large n_per_class."""
+    spread = torch.zeros(N_CLASSES, device=images.device)
+    for cls in range(N_CLASSES):
+        x = images[labels == cls][:most].flatten(1).float()
+        if len(x) < 2:
+            raise ValueError(f"class {cls} needs at least 2 real images to measure its spread")
+        gaps = torch.cdist(x, x, p=1) / x.shape[1]
+        spread[cls] = gaps.sum() / (len(x) * (len(x) - 1))
+    return spread
+
+
+def capped_mode_seeking_loss(
+    fakes: torch.Tensor, labels: torch.Tensor, spread: torch.Tensor
+) -> torch.Tensor:
+    """Mode seeking that stops at the real images' variety, class by class: for pairs (first
+    half, second half) of the same label, mean over pairs of 1 - min(gap / spread[label], 1).
+    1 for a G that ignores z, 0 once every pair differs as much as two real images of its
+    class do on average. MSGAN's term rewards variety without limit and asks the same
+    pixel distance of every class, so a class with little natural variety (a 1 is one
+    stroke) can only pay it by drawing other shapes."""
+    h = len(fakes) // 2
+    gaps = (fakes[:h] - fakes[h : 2 * h]).abs().flatten(1).mean(1)
+    return (1 - (gaps / spread[labels[:h]]).clamp(max=1)).mean()
+
+
 def build_cgan(cfg: dict[str, Any], device: torch.device) -> tuple[nn.Module, nn.Module]:
     """The generator and discriminator that `cgan.generator` and `cgan.discriminator` name."""
     netg = GENERATORS[cfg["generator"]](cfg["noise_dim"], cfg["base_channels"])
@@ -144,12 +172,15 @@ def train_cgan(
     then zeroed them unused, so skipping them changes nothing but the time. Every image D
     sees (real or fake, D or G step) goes through DiffAugment's `cgan.diffaugment` policy.
     `cgan.aux_weight` adds AC-GAN's cross-entropy (D on real images, G on its fakes);
-    `cgan.mode_seeking` adds MSGAN's term; an `ema` is updated after every G step.
+    `cgan.mode_seeking` weighs a mode-seeking term (`cgan.mode_seeking_form`: MSGAN's, or
+    capped at each class's real variety); an `ema` is updated after every G step.
     """
     loss_d_of, loss_g_of = gan_losses(cfg["loss"])
     images = images.contiguous(memory_format=torch.channels_last)
     amp = autocast(images.device, cfg["precision"])
     ms_weight, aux_weight = cfg["mode_seeking"], cfg["aux_weight"]
+    capped = ms_weight > 0 and cfg["mode_seeking_form"] == "capped"
+    spread = class_spread(images, labels) if capped else None
 
     def augment(x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, rng, cfg["diffaugment"])
@@ -194,7 +225,9 @@ def train_cgan(
             if aux:
                 loss_g = loss_g + aux_weight * F.cross_entropy(logits, y_fake)
             ratio = mode_seeking_ratio(fake.float(), noise).detach() if ms_weight > 0 else None
-            if ms_weight > 0:
+            if capped:
+                loss_g = loss_g + ms_weight * capped_mode_seeking_loss(fake.float(), y_fake, spread)
+            elif ms_weight > 0:
                 loss_g = loss_g + ms_weight * mode_seeking_loss(fake.float(), noise)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()

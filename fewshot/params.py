@@ -91,6 +91,7 @@ SCHEMA: dict[str, Any] = {
         "fake_labels": Field(str, choices=("batch", "random")),
         "diffaugment": Field(str, choices=DIFFAUGMENT_POLICIES),
         "mode_seeking": Field(float, low=0.0),
+        "mode_seeking_form": Field(str, choices=("msgan", "capped")),
         "aux_weight": Field(float, low=0.0),
         "ema": Field(float, low=0.0, high=0.999999),
         "lr": _rate(),
@@ -177,6 +178,12 @@ def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:
         raise ParamError(
             f"{source}: 'cgan.mode_seeking' > 0 compares pairs of fakes: 'cgan.batch_size' must "
             f"be at least 2, got {cgan['batch_size']}"
+        )
+    capped = cgan["mode_seeking"] > 0 and cgan["mode_seeking_form"] == "capped"
+    if capped and params["n_per_class"] < 2:
+        raise ParamError(
+            f"{source}: 'cgan.mode_seeking_form' = 'capped' measures the variety of each "
+            f"class's real images: 'n_per_class' must be at least 2, got {params['n_per_class']}"
         )
     if cgan["aux_weight"] > 0 and cgan["discriminator"] != "fewshot":
         raise ParamError(

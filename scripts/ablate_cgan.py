@@ -5,7 +5,8 @@ of `n_per_class` TRAIN images per class, then scores 1,000 generated images per 
 5,000 OTHER train images (a validation set outside the subset; the test split is never read,
 so settings chosen here are not tuned on it): label fidelity and features from the judge
 (models/judge.pt, `dvc repro train_judge`), recall/coverage, within-class diversity against
-the validation images', and a recipe MLP trained on the generated images alone.
+the validation images', and a recipe MLP trained on the generated images alone (with
+`--strong`, also the strong CNN of conf/classifier/strong.yaml: about 8 more minutes on a CPU).
 
     python scripts/ablate_cgan.py --name ms0.1 --set mode_seeking=0.1 --threads 1
 """
@@ -28,7 +29,7 @@ from fewshot.data import N_CLASSES, load_split, select_subset
 from fewshot.figures import save_image_grid
 from fewshot.gan import build_cgan, generator_ema, sample, train_cgan
 from fewshot.io import load_state
-from fewshot.models import MLP, Judge
+from fewshot.models import Judge, build_classifier
 from fewshot.quality import judge_outputs, prdc, within_class_diversity
 from fewshot.runtime import (
     machine_summary,
@@ -77,6 +78,16 @@ def generate(netg: torch.nn.Module, per_class: int, noise_dim: int) -> tuple[np.
     return torch.cat(chunks).numpy(), labels.numpy()
 
 
+def held_out_accuracy(
+    cfg: dict, fake: np.ndarray, fake_labels: np.ndarray, images: np.ndarray, labels: np.ndarray
+) -> float:
+    """A classifier of `cfg` trained on the generated images, scored on the held-out ones."""
+    model = build_classifier(cfg.get("arch", "mlp"))
+    rng = seeded_rng(0, torch.device("cpu"))  # after the model, as the MLP rows were made
+    train_classifier(model, to_classifier_input(fake), torch.from_numpy(fake_labels), cfg, rng)
+    return float((predict(model, to_classifier_input(images), 1000).numpy() == labels).mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True)
@@ -85,6 +96,7 @@ def main() -> None:
     parser.add_argument("--subset-seed", type=int, default=1)
     parser.add_argument("--n-per-class", type=int, default=100)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--strong", action="store_true", help="also score the strong CNN")
     parser.add_argument("--out", type=Path, default=Path("docs/results/ablation.csv"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -107,37 +119,46 @@ def main() -> None:
     judge = load_state(paths.JUDGE, Judge())
     fake_feats, fake_pred = judge_outputs(judge, fake, 1000, cpu)
     valid_feats, _ = judge_outputs(judge, images[valid], 1000, cpu)
+    fidelity = np.array([(fake_pred[fake_labels == c] == c).mean() for c in range(N_CLASSES)])
     scored = np.concatenate([np.flatnonzero(fake_labels == c)[:100] for c in range(N_CLASSES)])
     scores = prdc(valid_feats, fake_feats[scored], nearest_k=5)
 
     def diversity(values: np.ndarray, classes: np.ndarray) -> float:
         return float(within_class_diversity(values, classes, 200, seed=0).mean())
 
-    mlp = MLP()
-    train_classifier(
-        mlp, to_classifier_input(fake), torch.from_numpy(fake_labels), MLP_CFG, seeded_rng(0, cpu)
-    )
-    mlp_accuracy = predict(mlp, to_classifier_input(images[valid]), 1000).numpy() == labels[valid]
+    strong = yaml.safe_load((CONF / "classifier/strong.yaml").read_text())
     row = {
         "name": args.name,
         "preset": args.preset,
         "overrides": " ".join(args.set),
         "subset_seed": args.subset_seed,
         "label_fidelity": float((fake_pred == fake_labels).mean()),
+        "label_fidelity_min": float(fidelity.min()),
+        "label_fidelity_min_class": int(fidelity.argmin()),
         "recall": scores["recall"],
         "coverage": scores["coverage"],
         "diversity_ratio": diversity(fake_feats, fake_labels)
         / diversity(valid_feats, labels[valid]),
         "diversity_ratio_pixels": diversity(fake / 255.0, fake_labels)
         / diversity(images[valid] / 255.0, labels[valid]),
-        "synthetic_accuracy_mlp_validation": float(mlp_accuracy.mean()),
+        "synthetic_accuracy_mlp_validation": held_out_accuracy(
+            MLP_CFG, fake, fake_labels, images[valid], labels[valid]
+        ),
+        "synthetic_accuracy_validation": (
+            held_out_accuracy(strong, fake, fake_labels, images[valid], labels[valid])
+            if args.strong
+            else None
+        ),
         "train_cgan_s": round(seconds, 1),
         "threads": args.threads,
         "machine": machine_summary(),
         "config": json.dumps(cfg, sort_keys=True),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([row]).to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
+    rows = pd.DataFrame([row])
+    if args.out.exists():  # a new column (a score added later) stays aligned with its header
+        rows = pd.concat([pd.read_csv(args.out), rows], ignore_index=True)
+    rows.to_csv(args.out, index=False)
     grid = np.concatenate([fake[fake_labels == c][:20] for c in range(N_CLASSES)])
     save_image_grid(args.out.parent / f"ablation-{args.name}.png", grid, nrow=20)
     print(json.dumps({k: v for k, v in row.items() if k != "config"}, indent=1))

@@ -49,6 +49,7 @@ CONFIGS = {
 # The generated dataset's scores (evaluate_generator), repeated on each of its rows.
 GENERATOR_SCORES = (
     "label_fidelity",
+    "label_fidelity_min",
     "recall",
     "coverage",
     "diversity_ratio",

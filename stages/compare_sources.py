@@ -17,6 +17,11 @@ def generator_table(m: dict, near_copy_quantile: float) -> str:
     """The generator's scores beside the same scores for the real subset (the floor)."""
     rows = [
         ("label fidelity (judge agrees with the conditioned class)", m["label_fidelity"], None),
+        (
+            f"label fidelity of the worst class ({m['label_fidelity_min_class']})",
+            m["label_fidelity_min"],
+            None,
+        ),
         ("domain FID to the test set (lower is better)", m["fid"], m["fid_real_subset"]),
         ("precision", m["precision"], m["real_subset_precision"]),
         ("recall", m["recall"], m["real_subset_recall"]),

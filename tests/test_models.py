@@ -28,6 +28,7 @@ CGAN_CFG = {
     "steps": 0,
     "fake_labels": "batch",
     "mode_seeking": 0.0,
+    "mode_seeking_form": "msgan",
     "aux_weight": 0.0,
     "batch_size": 8,
     "noise_dim": 16,
@@ -297,6 +298,41 @@ def test_mode_seeking_ratio_is_zero_for_a_generator_that_ignores_its_noise() -> 
     noise = torch.cat([torch.zeros(4, 16), torch.full((4, 16), 2.0)])
     assert mode_seeking_ratio(images, noise) == pytest.approx(0.25)
     assert mode_seeking_loss(images, noise) == pytest.approx(1 / (0.25 + 1e-5))
+
+
+def test_capped_mode_seeking_stops_at_each_class_real_variety() -> None:
+    from fewshot.gan import capped_mode_seeking_loss, class_spread
+
+    # Class 0's real images differ by 0.2 per pixel, class 1's by 0.6; the others by 1.
+    images = torch.zeros(20, 1, 28, 28)
+    images[10 + 0] += 0.2
+    images[10 + 1] += 0.6
+    images[10 + 2 :] += 1.0
+    labels = torch.arange(20) % 10
+    spread = class_spread(images, labels)
+    assert torch.allclose(spread, torch.tensor([0.2, 0.6] + [1.0] * 8))
+    labels = torch.tensor([0, 1, 0, 1])  # pairs (0, 2) and (1, 3), one per class
+    same = torch.rand(1, 1, 28, 28).repeat(4, 1, 1, 1)
+    assert capped_mode_seeking_loss(same, labels, spread) == pytest.approx(1.0)  # ignores z
+    # Both pairs differ by 0.3: beyond class 0's variety (no push), half of class 1's.
+    fakes = torch.cat([torch.zeros(2, 1, 28, 28), torch.full((2, 1, 28, 28), 0.3)])
+    assert capped_mode_seeking_loss(fakes, labels, spread).item() == pytest.approx(0.25, abs=1e-5)
+    with pytest.raises(ValueError, match="class 9 needs at least 2 real images"):
+        class_spread(images[:19], torch.arange(19) % 10)
+
+
+def test_few_shot_cgan_trains_with_capped_mode_seeking() -> None:
+    images = torch.rand(20, 1, 28, 28) * 2 - 1
+    cfg = {**FEW_SHOT, "mode_seeking_form": "capped", "steps": 3}
+    netg, netd = build_cgan(cfg, torch.device("cpu"))
+    before = [p.detach().clone() for p in netg.parameters()]
+    seen = []
+    train_cgan(
+        netg, netd, images, torch.arange(20) % 10, cfg, seeded_rng(0, torch.device("cpu")),
+        on_epoch=lambda epoch, stats: seen.append(stats),
+    )  # fmt: skip
+    assert seen and all(np.isfinite(list(s.values())).all() for s in seen)
+    assert any(not torch.equal(b, p) for b, p in zip(before, netg.parameters(), strict=True))
 
 
 def test_conditional_batchnorm_applies_the_gain_and_bias_of_each_label() -> None:

@@ -57,6 +57,7 @@ def test_committed_defaults_are_valid_and_the_recipe() -> None:
         ("cgan.diffaugment", "yes", r"'cgan.diffaugment' = 'yes' .* one of 'none', 'translation'"),
         ("cgan.generator", "stylegan", r"'cgan.generator' = 'stylegan' .* one of 'recipe'"),
         ("cgan.mode_seeking", -1.0, r"'cgan.mode_seeking' = -1.0 is invalid"),
+        ("cgan.mode_seeking_form", "dssgan", r"one of 'msgan', 'capped'"),
         ("cgan.steps", -5, r"'cgan.steps' = -5 is invalid: expected an integer >= 0"),
         ("cgan.fake_labels", "same", r"'cgan.fake_labels' = 'same' .* one of 'batch', 'random'"),
         ("generate.sampling", "train", r"'generate.sampling' = 'train' .* one of 'source', 'eval'"),
@@ -117,6 +118,11 @@ def test_few_shot_options_that_need_each_other() -> None:
     params = with_value("cgan.mode_seeking", 1.0)
     params["cgan"]["batch_size"] = 1
     with pytest.raises(ParamError, match=r"'cgan.batch_size' must be at least 2, got 1"):
+        validate_params(params)
+    params = with_value("cgan.mode_seeking", 1.0)
+    params["cgan"]["mode_seeking_form"] = "capped"
+    params["n_per_class"] = 1
+    with pytest.raises(ParamError, match=r"'capped' .* 'n_per_class' must be at least 2, got 1"):
         validate_params(params)
 
 

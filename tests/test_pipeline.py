@@ -92,6 +92,10 @@ def test_metrics_are_measured_on_the_test_split(reproduced) -> None:
     assert 0.0 <= quality["label_fidelity"] <= 1.0 and 0.0 <= quality["judge_test_accuracy"] <= 1.0
     assert quality["fid"] >= 0 and quality["fid_real_subset"] >= 0
     assert quality["n_generated"] == 60 and quality["n_scored"] == 30
+    worst = str(quality["label_fidelity_min_class"])
+    assert quality["label_fidelity_min"] == min(quality["label_fidelity_per_class"].values())
+    assert quality["label_fidelity_per_class"][worst] == quality["label_fidelity_min"]
+    assert f"label fidelity of the worst class ({worst})" in summary
     assert quality["diversity_ratio"] >= 0 and set(quality["diversity_ratio_per_class"]) == {
         str(c) for c in range(10)
     }
