@@ -45,6 +45,14 @@ CONFIGS = {
     "fewshot-select": ["cgan=fewshot", "classifier=mlp", "generate.oversample=4"],
     # The same again with the strong CNN, which also chooses the images it keeps.
     "fewshot-strong-select": ["cgan=fewshot", "classifier=strong", "generate.oversample=4"],
+    # As fewshot-strong-select, with mode seeking capped at each class's real variety.
+    "fewshot-capped-strong-select": [
+        "cgan=fewshot",
+        "cgan.mode_seeking_form=capped",
+        "cgan.mode_seeking=0.5",
+        "classifier=strong",
+        "generate.oversample=4",
+    ],
 }
 # The generated dataset's scores (evaluate_generator), repeated on each of its rows.
 GENERATOR_SCORES = (
