@@ -53,6 +53,16 @@ CONFIGS = {
         "classifier=strong",
         "generate.oversample=4",
     ],
+    # The same, with half of every mixed batch real (by default batches are drawn from the
+    # pooled 11,000 images, so about 1 image in 11 is real).
+    "fewshot-capped-strong-select-half": [
+        "cgan=fewshot",
+        "cgan.mode_seeking_form=capped",
+        "cgan.mode_seeking=0.5",
+        "classifier=strong",
+        "generate.oversample=4",
+        "classifier.synthetic_fraction=0.5",
+    ],
 }
 # The generated dataset's scores (evaluate_generator), repeated on each of its rows.
 GENERATOR_SCORES = (
