@@ -196,9 +196,26 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"count": "subsets"}).reset_index()
 
 
+SOURCE_COLOURS = {"real": "tab:orange", "synthetic": "tab:green", "mixed": "tab:blue"}
+
+
+def curve_configs(table: pd.DataFrame) -> list[str]:
+    """The configurations measured at two or more sizes: a curve needs at least two points."""
+    sizes = table.groupby("config")["n_per_class"].nunique()
+    return sorted(sizes[sizes >= 2].index)
+
+
+def compared_sizes(table: pd.DataFrame) -> list[int]:
+    """The n_per_class values at which two or more configurations were measured."""
+    configs = table.groupby("n_per_class")["config"].nunique()
+    return sorted(int(n) for n in configs[configs >= 2].index)
+
+
 def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
-    """Real-test accuracy against n_per_class (log x), one panel per configuration and one
-    line per source, error bars the std over subsets. One figure per dataset."""
+    """Per dataset: real-test accuracy against n_per_class (log x), one panel per configuration
+    measured at two or more sizes and one line per source (`study-<dataset>.png`); and, at each
+    size where configurations can be compared, one row per configuration with each source's
+    mean and std over subsets (`study-<dataset>-n<N>.png`). Error bars are the std."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -206,31 +223,75 @@ def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
 
     written = []
     for dataset, data in table.groupby("dataset"):
-        configs = sorted(data["config"].unique())
-        fig, axes = plt.subplots(
-            1, len(configs), figsize=(5 * len(configs), 4), sharey=True, squeeze=False
-        )
-        for ax, config in zip(axes[0], configs, strict=True):
-            for source, line in data[data["config"] == config].groupby("source"):
-                line = line.sort_values("n_per_class")
-                ax.errorbar(
-                    line["n_per_class"],
-                    100 * line["mean"],
-                    yerr=100 * line["std"].fillna(0),
-                    marker="o",
-                    capsize=3,
-                    label=source,
+        label = f"accuracy on the real {dataset} test set (%)"
+        configs = curve_configs(data)
+        if configs:
+            fig, axes = plt.subplots(
+                1, len(configs), figsize=(5 * len(configs), 4), sharey=True, squeeze=False
+            )
+            for ax, config in zip(axes[0], configs, strict=True):
+                for source, line in data[data["config"] == config].groupby("source"):
+                    line = line.sort_values("n_per_class")
+                    ax.errorbar(
+                        line["n_per_class"],
+                        100 * line["mean"],
+                        yerr=100 * line["std"].fillna(0),
+                        marker="o",
+                        capsize=3,
+                        color=SOURCE_COLOURS.get(source),
+                        label=source,
+                    )
+                ax.set(xscale="log", title=config, xlabel="real images per class")
+                ax.grid(alpha=0.3)
+            axes[0][0].set_ylabel(label)
+            axes[0][0].legend()
+            written.append(_save(fig, out.with_name(f"{out.name}-{dataset}.png")))
+        for n in compared_sizes(data):
+            at_n = data[data["n_per_class"] == n]
+            written.append(
+                _save(
+                    _config_comparison(at_n, f"{dataset}, {n} real images per class", label),
+                    out.with_name(f"{out.name}-{dataset}-n{n}.png"),
                 )
-            ax.set(xscale="log", title=config, xlabel="real images per class")
-            ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel(f"accuracy on the real {dataset} test set (%)")
-        axes[0][0].legend()
-        fig.tight_layout()
-        path = out.with_name(f"{out.name}-{dataset}.png")
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
+            )
     return written
+
+
+def _config_comparison(data: pd.DataFrame, title: str, xlabel: str) -> Any:
+    """One row per configuration, one marker per source at its mean, the std as error bars."""
+    import matplotlib.pyplot as plt
+
+    configs = sorted(data["config"].unique())
+    subsets = data.groupby("config")["subsets"].min()
+    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.45 * len(configs)))
+    offsets = {"real": -0.2, "mixed": 0.0, "synthetic": 0.2}
+    for source in [s for s in offsets if s in set(data["source"])]:
+        points = data[data["source"] == source]
+        rows = [configs.index(c) + offsets.get(source, 0.0) for c in points["config"]]
+        ax.errorbar(
+            100 * points["mean"],
+            rows,
+            xerr=100 * points["std"].fillna(0),
+            fmt="o",
+            capsize=3,
+            color=SOURCE_COLOURS.get(source),
+            label=source,
+        )
+    ax.set_yticks(range(len(configs)), [f"{c} ({subsets[c]} subsets)" for c in configs])
+    ax.invert_yaxis()
+    ax.set(title=title, xlabel=xlabel)
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(loc="lower left")
+    return fig
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
 
 
 def merge_rows(committed: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
