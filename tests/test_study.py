@@ -109,7 +109,8 @@ def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
     assert rows["test_accuracy"].between(0, 1).all() and rows["machine"].notna().all()
     assert rows["generator_label_fidelity"].between(0, 1).all()
     assert set(rows["config"]) == {"recipe"} and set(rows["subset_seed"]) == {1}
-    assert (repo / "study/tiny-mnist.png").stat().st_size > 0
+    # one configuration at one size: no curve and nothing to compare, so no figure
+    assert not list((repo / "study").glob("*.png"))
     assert "| mnist" in (repo / "study/tiny.md").read_text()
 
     again = sh(repo, *study, env=env)  # resumable: nothing is queued or run twice
