@@ -45,25 +45,19 @@ CONFIGS = {
     "fewshot-select": ["cgan=fewshot", "classifier=mlp", "generate.oversample=4"],
     # The same again with the strong CNN, which also chooses the images it keeps.
     "fewshot-strong-select": ["cgan=fewshot", "classifier=strong", "generate.oversample=4"],
-    # As fewshot-strong-select, with mode seeking capped at each class's real variety.
-    "fewshot-capped-strong-select": [
-        "cgan=fewshot",
-        "cgan.mode_seeking_form=capped",
-        "cgan.mode_seeking=0.5",
-        "classifier=strong",
-        "generate.oversample=4",
-    ],
-    # The same, with half of every mixed batch real (by default batches are drawn from the
-    # pooled 11,000 images, so about 1 image in 11 is real).
-    "fewshot-capped-strong-select-half": [
-        "cgan=fewshot",
-        "cgan.mode_seeking_form=capped",
-        "cgan.mode_seeking=0.5",
-        "classifier=strong",
-        "generate.oversample=4",
-        "classifier.synthetic_fraction=0.5",
-    ],
 }
+# As fewshot-strong-select, with mode seeking capped at each class's real variety.
+CONFIGS["fewshot-capped-strong-select"] = [
+    *CONFIGS["fewshot-strong-select"],
+    "cgan.mode_seeking_form=capped",
+    "cgan.mode_seeking=0.5",
+]
+# The same, with half of every mixed batch real (by default batches are drawn from the pooled
+# 11,000 images, so about 1 image in 11 is real).
+CONFIGS["fewshot-capped-strong-select-half"] = [
+    *CONFIGS["fewshot-capped-strong-select"],
+    "classifier.synthetic_fraction=0.5",
+]
 # The generated dataset's scores (evaluate_generator), repeated on each of its rows.
 GENERATOR_SCORES = (
     "label_fidelity",
@@ -267,7 +261,7 @@ def _config_comparison(data: pd.DataFrame, title: str, xlabel: str) -> Any:
     offsets = {"real": -0.2, "mixed": 0.0, "synthetic": 0.2}
     for source in [s for s in offsets if s in set(data["source"])]:
         points = data[data["source"] == source]
-        rows = [configs.index(c) + offsets.get(source, 0.0) for c in points["config"]]
+        rows = [configs.index(c) + offsets[source] for c in points["config"]]
         ax.errorbar(
             100 * points["mean"],
             rows,
@@ -286,10 +280,10 @@ def _config_comparison(data: pd.DataFrame, title: str, xlabel: str) -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
     import matplotlib.pyplot as plt
 
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
