@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from fewshot.gan import sample
 from fewshot.models import N_CLASSES
+from fewshot.normalise import Geometry, normalise_class
 from fewshot.pngio import write_pngs
 from fewshot.runtime import to_uint8
 
@@ -97,13 +98,17 @@ def write_image_folder(
     oversample: int = 1,
     scorer: Scorer | None = None,
     sampling: str = "eval",
+    normalise: str = "none",
+    geometry: Geometry | None = None,
 ) -> int:
     """Write `per_class` images of each class as <folder>/<class>/<n:05d>.png; return the count.
 
     The generator runs on `rng`'s device (`sampling` as in `draw_class`) while the pool
     encodes earlier classes; the noise comes from `rng`, so a seed gives the same images.
-    With `oversample` k > 1, k * per_class images are drawn per class and the `per_class`
-    that `scorer` is most confident belong to the class are kept.
+    `normalise` (params.NORMALISE_MODES) moves and scales each image to the real images'
+    `geometry` before anything else sees it. With `oversample` k > 1, k * per_class images
+    are drawn per class and the `per_class` that `scorer` is most confident belong to the
+    class are kept.
     """
     if oversample > 1 and scorer is None:
         raise ValueError("oversampling needs a scorer to choose the images to keep")
@@ -114,6 +119,7 @@ def write_image_folder(
         (folder / str(cls)).mkdir(parents=True)
         count = per_class * oversample
         images = draw_class(netg, cls, count, batch_size, rng, sampling)
+        images = normalise_class(images, cls, normalise, geometry)
         if oversample > 1:
             images = most_confident(images, cls, per_class, scorer)
         images = images.cpu().numpy()

@@ -16,6 +16,9 @@ from fewshot.errors import ParamError
 
 DIFFAUGMENT_POLICIES = ("none", "translation", "translation,cutout")
 
+# How generated images are moved and scaled to the real ones' geometry (fewshot/normalise.py).
+NORMALISE_MODES = ("none", "centre", "scale_centre")
+
 DATASETS = ("mnist", "fashion-mnist")
 # Smallest training-class count per dataset: the upper bound for n_per_class.
 MIN_CLASS_COUNT = {"mnist": 5421, "fashion-mnist": 6000}
@@ -106,6 +109,7 @@ SCHEMA: dict[str, Any] = {
         "batch_size": _int(1),
         "oversample": _int(1, 100),
         "sampling": Field(str, choices=("source", "eval")),
+        "normalise": Field(str, choices=NORMALISE_MODES),
     },
     "classifier": {
         "arch": Field(str, choices=("mlp", "lenet", "cnn")),

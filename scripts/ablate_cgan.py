@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--strong", action="store_true", help="also score the strong CNN")
     parser.add_argument("--out", type=Path, default=Path("docs/results/ablation.csv"))
+    parser.add_argument("--save-generator", type=Path, help="also save the (EMA) generator here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = preset(args.preset, args.set)
@@ -114,7 +115,11 @@ def main() -> None:
     start = time.perf_counter()
     train_cgan(netg, netd, x, y, cfg, rng, ema=ema)
     seconds = time.perf_counter() - start
-    fake, fake_labels = generate(netg if ema is None else ema.module, 1000, cfg["noise_dim"])
+    netg = netg if ema is None else ema.module
+    if args.save_generator:
+        args.save_generator.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(netg.state_dict(), args.save_generator)
+    fake, fake_labels = generate(netg, 1000, cfg["noise_dim"])
 
     judge = load_state(paths.JUDGE, Judge())
     fake_feats, fake_pred = judge_outputs(judge, fake, 1000, cpu)

@@ -8,7 +8,10 @@ images outside the subset (as `ablate_cgan.py`; the test split is never read):
 - the recipe's MLP trained on the real subset, on the generated images, and on the generated
   images with their intensities mapped to the real ones (histogram matching: same ink, same
   grey levels) or with faint pixels (< 0.1) set to black: if the MLP gains, the gap is
-  intensity; if not, it is shape;
+  intensity; if not, it is shape; and with each image moved (`centre`) or scaled and moved
+  (`scale_centre`) to the real subset's centre of mass and digit size (fewshot/normalise.py):
+  if the MLP gains, the gap is geometry;
+- geometry: the spread of the centre of mass (pixels) and the longer side of the stroke box;
 - a 1-nearest-neighbour classifier in pixels from each training set: how close the generated
   images come to real digits, with no training at all.
 
@@ -33,17 +36,29 @@ from fewshot.data import N_CLASSES, load_split
 from fewshot.gan import build_cgan
 from fewshot.io import load_state
 from fewshot.models import MLP
+from fewshot.normalise import centre_of_mass, longer_side, normalise_class, real_geometry
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input
 from scripts.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
 
 
 def pixel_stats(images: np.ndarray) -> dict[str, float]:
     x = images.astype(np.float32) / 255.0
+    centre = centre_of_mass(torch.from_numpy(x)).numpy()
     return {
         "ink_per_image": float(x.sum((1, 2)).mean()),
         "black_share": float((images == 0).mean()),
         "grey_share": float(((x > 0.02) & (x < 0.5)).mean()),
+        "centre_of_mass_std_px": float(np.hypot(*(centre - centre.mean(0)).std(0))),
+        "longer_side_px": float(longer_side(torch.from_numpy(x)).mean()),
     }
+
+
+def normalised(images: np.ndarray, labels: np.ndarray, mode: str, geometry) -> np.ndarray:
+    out = torch.from_numpy(images.copy())
+    for cls in range(N_CLASSES):
+        at = torch.from_numpy(labels == cls)
+        out[at] = normalise_class(out[at], cls, mode, geometry)
+    return out.numpy()
 
 
 def histogram_matched(images: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -92,11 +107,17 @@ def main() -> None:
     fake, fake_labels = generate(netg, 1000, cfg["noise_dim"])
 
     real = images[subset]
+    geometry = real_geometry(real, labels[subset])
     training_sets = {
         "real subset": (real, labels[subset]),
         "generated": (fake, fake_labels),
         "generated, histogram-matched to real": (histogram_matched(fake, real), fake_labels),
         "generated, pixels < 0.1 set to black": (np.where(fake < 26, 0, fake), fake_labels),
+        "generated, centred": (normalised(fake, fake_labels, "centre", geometry), fake_labels),
+        "generated, scaled and centred": (
+            normalised(fake, fake_labels, "scale_centre", geometry),
+            fake_labels,
+        ),
     }
     rows = []
     for name, (train, train_labels) in training_sets.items():
@@ -129,8 +150,10 @@ def main() -> None:
             index=False, floatfmt=".3f"
         )
     )
-    if args.out:
-        table.to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
+    if args.out:  # new columns (scores added later) stay aligned with their header
+        if args.out.exists():
+            table = pd.concat([pd.read_csv(args.out), table], ignore_index=True)
+        table.to_csv(args.out, index=False)
 
 
 if __name__ == "__main__":

@@ -174,10 +174,12 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
 def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
     """`dvc exp run -S cgan=fewshot` through DVC's Hydra composition of conf/."""
     repo, env = make_preset_repo(tmp_path)
-    sh(repo, "dvc", "exp", "run", "-S", "cgan=fewshot", "-S", "cgan.steps=3", env=env)
+    overrides = ["cgan=fewshot", "cgan.steps=3", "generate.normalise=scale_centre"]
+    sh(repo, "dvc", "exp", "run", *[a for o in overrides for a in ("-S", o)], env=env)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["cgan"]["generator"] == params["cgan"]["discriminator"] == "fewshot"
     assert params["cgan"]["steps"] == 3 and params["generate"]["sampling"] == "eval"
+    assert params["generate"]["normalise"] == "scale_centre"
     assert params["generate"]["per_class"] == TINY["generate"]["per_class"]
     cgan = json.loads((repo / "dvclive/train_cgan/metrics.json").read_text())
     assert cgan["mode_seeking_ratio"] > 0  # logged only when mode seeking is on
