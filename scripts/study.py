@@ -139,12 +139,16 @@ def queue_command(
 
 
 def experiments(show: Any, baseline: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every experiment record in `dvc exp show --json` output, with the git commit it was run
-    on under `"baseline"` (experiments are nested under their baseline commit's record)."""
+    """Every finished experiment record in `dvc exp show --json` output, with the git commit
+    it was run on under `"baseline"` (experiments are nested under their baseline commit's
+    record)."""
     if isinstance(show, list):
         for item in show:
             yield from experiments(item, baseline)
     elif isinstance(show, dict):
+        executor = show.get("executor") or {}
+        if executor.get("state") not in (None, "success"):
+            return  # queued, running or failed: its record shows the baseline's metrics
         if baseline is None and show.get("rev") not in (None, "workspace"):
             baseline = show["rev"]
         if isinstance(show.get("data"), dict) and "name" in show:

@@ -49,7 +49,7 @@ def test_summary_is_over_subsets() -> None:
     assert (row["min"], row["max"], row["subsets"]) == (0.5, 0.9, 3)
 
 
-def test_experiments_carry_their_baseline_commit() -> None:
+def test_finished_experiments_carry_their_baseline_commit() -> None:
     # the shape of `dvc exp show --json` (DVC 3): experiments nested under their baseline
     show = [
         {"rev": "workspace", "name": None, "data": {}, "experiments": None},
@@ -60,8 +60,14 @@ def test_experiments_carry_their_baseline_commit() -> None:
             "experiments": [
                 {
                     "name": "study-mnist-recipe-n10-s1",
+                    "executor": {"state": "success"},
                     "revs": [{"rev": "e1", "name": "study-mnist-recipe-n10-s1", "data": {}}],
-                }
+                },
+                {  # still running: its files are still the baseline's, so it is not collected
+                    "name": "study-mnist-recipe-n10-s2",
+                    "executor": {"state": "running"},
+                    "revs": [{"rev": "e2", "name": "study-mnist-recipe-n10-s2", "data": {}}],
+                },
             ],
         },
     ]
