@@ -1,12 +1,13 @@
 """Give generated digits the geometry of the real ones, as MNIST gave its digits theirs.
 
 MNIST scaled every digit so its bounding box fits 20x20 pixels and then moved its centre of
-mass to the middle of the 28x28 frame, so a real digit's centre of mass varies by about 0.3
-pixel. A few-shot generator's varies by 1.3 pixels (its discriminator sees every image shifted
-by DiffAugment), and a classifier with no translation invariance, such as the recipe's MLP,
-learns those shifts as if they were shapes. `normalise` redoes MNIST's construction on each
-generated image, with the targets (centre of mass and bounding-box size per class) measured
-on the real training subset, never on test data.
+mass to the middle of the 28x28 frame, so a real digit's centre of mass varies by about 0.4
+pixel. The few-shot preset generator's varies by 1.9 pixels (its discriminator sees every
+image shifted by DiffAugment; docs/results.md), and a classifier with no translation
+invariance, such as the recipe's MLP, learns those shifts as if they were shapes.
+`normalise` redoes MNIST's construction on each generated image, with the targets (centre
+of mass and bounding-box size per class) measured on the real training subset, never on
+test data.
 """
 
 from __future__ import annotations
