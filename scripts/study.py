@@ -12,6 +12,7 @@ source, a summary table (mean, std, min, max over subsets) and one figure per da
     python scripts/study.py --collect-only       # rebuild the CSV, table and figures
     python scripts/study.py --n-per-class 100 --configs fewshot --seeds 1   # one point
     python scripts/study.py --collect-only --rev abc1234   # the experiments run on abc1234
+    python scripts/study.py --tabulate-only      # the table and figures from the CSV alone
 
 Needs a clean git workspace: queued experiments run the committed code. The study is that of
 the current commit (`dvc exp show` lists the experiments of HEAD): after a new commit, points
@@ -46,30 +47,34 @@ CONFIGS = {
     # The same again with the strong CNN, which also chooses the images it keeps.
     "fewshot-strong-select": ["cgan=fewshot", "classifier=strong", "generate.oversample=4"],
 }
-# As fewshot-strong-select, with mode seeking capped at each class's real variety.
-CONFIGS["fewshot-capped-strong-select"] = [
-    *CONFIGS["fewshot-strong-select"],
+# The preset's CGANs, their digits left where the generator drew them.
+CONFIGS["fewshot-unnormalised"] = [*CONFIGS["fewshot"], "generate.normalise=none"]
+# The preset as it was until DiffAugment translation was found to let the generator draw its
+# digits off-centre (docs/results.md), and its variants measured then.
+TRANSLATION = ["cgan.diffaugment=translation", "generate.normalise=none"]
+for _name in ("fewshot", "fewshot-strong", "fewshot-select", "fewshot-strong-select"):
+    CONFIGS[_name.replace("fewshot", "fewshot-translation")] = [*CONFIGS[_name], *TRANSLATION]
+# Mode seeking capped at each class's real variety; then half of every mixed batch real (by
+# default batches are drawn from the pooled 11,000 images, so about 1 image in 11 is real).
+CONFIGS["fewshot-translation-capped-strong-select"] = [
+    *CONFIGS["fewshot-translation-strong-select"],
     "cgan.mode_seeking_form=capped",
     "cgan.mode_seeking=0.5",
 ]
-# The same, with half of every mixed batch real (by default batches are drawn from the pooled
-# 11,000 images, so about 1 image in 11 is real).
-CONFIGS["fewshot-capped-strong-select-half"] = [
-    *CONFIGS["fewshot-capped-strong-select"],
+CONFIGS["fewshot-translation-capped-strong-select-half"] = [
+    *CONFIGS["fewshot-translation-capped-strong-select"],
     "classifier.synthetic_fraction=0.5",
 ]
-# Without DiffAugment: the discriminator sees the images as they are, so the generator can no
-# longer shift its digits off-centre unpunished (the held-out ablation's best row).
-CONFIGS["fewshot-noaugment"] = [*CONFIGS["fewshot"], "cgan.diffaugment=none"]
-# Its digits moved and scaled to the real subset's centre of mass and digit size (as MNIST
-# built its own), before any selection; the same CGANs.
-NORMALISED = "generate.normalise=scale_centre"
-CONFIGS["fewshot-noaugment-normalised"] = [*CONFIGS["fewshot-noaugment"], NORMALISED]
-CONFIGS["fewshot-noaugment-strong-select-normalised"] = [
+CONFIGS["fewshot-strong-select-half"] = [
     *CONFIGS["fewshot-strong-select"],
-    "cgan.diffaugment=none",
-    NORMALISED,
+    "classifier.synthetic_fraction=0.5",
 ]
+# Experiments run under an earlier name of their configuration, by that name.
+RENAMED = {
+    "fewshot-noaugment": "fewshot-unnormalised",
+    "fewshot-noaugment-normalised": "fewshot",
+    "fewshot-noaugment-strong-select-normalised": "fewshot-strong-select",
+}
 # The generated dataset's scores (evaluate_generator), repeated on each of its rows.
 GENERATOR_SCORES = (
     "label_fidelity",
@@ -112,6 +117,17 @@ def parse_name(name: str) -> dict[str, Any] | None:
         "n_per_class": int(n_part[1:]),
         "subset_seed": int(seed_part[1:]),
     }
+
+
+def current_config(config: str, params: dict[str, Any]) -> str:
+    """The name a configuration has now. An experiment keeps the name it ran under, and until
+    the `fewshot` preset dropped DiffAugment its configurations were named without
+    `-translation`: the experiment's own params tell which it ran."""
+    config = RENAMED.get(config, config)
+    translated = (params.get("cgan") or {}).get("diffaugment") == "translation"
+    if translated and config.startswith("fewshot") and "translation" not in config:
+        return config.replace("fewshot", "fewshot-translation", 1)
+    return config
 
 
 def queue_command(
@@ -177,6 +193,8 @@ def rows_from_experiment(exp: dict[str, Any]) -> list[dict[str, Any]]:
     point = parse_name(exp.get("name") or "")
     if point is None:
         return []
+    params = _file_data(exp["data"].get("params"), "params.yaml")
+    point["config"] = current_config(point["config"], params)
     metrics = exp["data"].get("metrics")
     generator = _file_data(metrics, paths.GENERATOR_METRICS.as_posix())
     scores = {f"generator_{score}": generator.get(score) for score in GENERATOR_SCORES}
@@ -287,12 +305,16 @@ def _config_comparison(data: pd.DataFrame, title: str, xlabel: str) -> Any:
             color=SOURCE_COLOURS.get(source),
             label=source,
         )
-    ax.set_yticks(range(len(configs)), [f"{c} ({subsets[c]} subsets)" for c in configs])
+    ax.set_yticks(range(len(configs)), [f"{c} ({_subsets(subsets[c])})" for c in configs])
     ax.invert_yaxis()
     ax.set(title=title, xlabel=xlabel)
     ax.grid(alpha=0.3, axis="x")
     ax.legend(loc="lower left")
     return fig
+
+
+def _subsets(n: int) -> str:
+    return "1 subset" if n == 1 else f"{n} subsets"
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -305,11 +327,13 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def merge_rows(committed: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """The committed rows updated with the new ones: a row of the same experiment and source
-    is replaced, the rest are kept (the CSV is the study's record across commits, while
-    `dvc exp show` lists the experiments of one commit)."""
+    """The committed rows updated with the new ones: the row of the same point (dataset,
+    n_per_class, configuration, source, subset) is replaced, the rest are kept (the CSV is the
+    study's record across commits, while `dvc exp show` lists the experiments of one commit).
+    Keyed by the configuration's current name, not the experiment's: a name that meant another
+    configuration then (`fewshot` with DiffAugment) must not overwrite it."""
     both = pd.concat([committed.reindex(columns=ROW_COLUMNS), new], ignore_index=True)
-    both = both.drop_duplicates(["experiment", "source"], keep="last")
+    both = both.drop_duplicates(ROW_COLUMNS[:5], keep="last")
     return both.sort_values(ROW_COLUMNS[:5]).reset_index(drop=True)
 
 
@@ -323,6 +347,11 @@ def collect(out: Path, revs: list[str] | None = None) -> pd.DataFrame:
     rows = merge_rows(committed, new)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(csv, index=False)
+    return tabulate(rows, out)
+
+
+def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """The summary table and figures of the rows, beside the CSV."""
     if rows.empty:
         print("no finished study experiments in `dvc exp show` yet")
         return rows
@@ -354,11 +383,19 @@ def main() -> None:
     parser.add_argument("--plan", action="store_true", help="print the queue commands only")
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument(
+        "--tabulate-only",
+        action="store_true",
+        help="rebuild the table and figures from the committed CSV alone (no DVC)",
+    )
+    parser.add_argument(
         "--rev",
         action="append",
         help="with --collect-only: gather the experiments of this commit (default HEAD)",
     )
     args = parser.parse_args()
+    if args.tabulate_only:
+        tabulate(pd.read_csv(args.out.with_suffix(".csv")), args.out)
+        return
     if args.collect_only:
         collect(args.out, args.rev)
         return

@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 
 from scripts.study import (
+    CONFIGS,
+    RENAMED,
     ROW_COLUMNS,
+    current_config,
     experiment_name,
     experiments,
     merge_rows,
@@ -32,6 +35,30 @@ def test_experiment_names_round_trip(point) -> None:
         "subset_seed": seed,
     }
     assert parse_name("recipe-mlp-seed1") is None  # other experiments are not the study's
+
+
+def test_experiments_are_tabulated_under_their_configuration_s_current_name() -> None:
+    translation = {"cgan": {"diffaugment": "translation"}}
+    without = {"cgan": {"diffaugment": "none"}}
+    # the fewshot preset had DiffAugment translation until it was renamed fewshot-translation
+    assert current_config("fewshot", translation) == "fewshot-translation"
+    assert current_config("fewshot-strong-select", translation) == (
+        "fewshot-translation-strong-select"
+    )
+    assert current_config("fewshot-translation-select", translation) == (
+        "fewshot-translation-select"
+    )
+    assert current_config("fewshot", without) == "fewshot"
+    assert current_config("recipe", {}) == "recipe"
+    # the configurations that named the preset's changes now are the preset
+    assert current_config("fewshot-noaugment-normalised", without) == "fewshot"
+    assert current_config("fewshot-noaugment", without) == "fewshot-unnormalised"
+    assert set(RENAMED.values()) <= set(CONFIGS)
+    assert all(
+        "cgan.diffaugment=translation" in overrides
+        for name, overrides in CONFIGS.items()
+        if "translation" in name
+    )
 
 
 def test_summary_is_over_subsets() -> None:
@@ -76,25 +103,30 @@ def test_finished_experiments_carry_their_baseline_commit() -> None:
 
 
 def test_collected_rows_replace_their_own_and_keep_the_rest() -> None:
-    def rows(experiment: str, source: str, accuracy: float, commit: str) -> dict:
+    def rows(seed: int, accuracy: float, commit: str, config: str = "fewshot") -> dict:
         return {
-            "experiment": experiment,
-            "source": source,
+            "experiment": f"study-mnist-fewshot-n100-s{seed}",
+            "source": "real",
             "test_accuracy": accuracy,
             "commit": commit,
             "dataset": "mnist",
-            "config": "fewshot",
+            "config": config,
             "n_per_class": 100,
-            "subset_seed": 1,
+            "subset_seed": seed,
         }
 
-    committed = pd.DataFrame([rows("a", "real", 0.5, "old"), rows("b", "real", 0.6, "old")])
-    new = pd.DataFrame([rows("b", "real", 0.9, "new")], columns=ROW_COLUMNS)
+    committed = pd.DataFrame(
+        [rows(1, 0.5, "old"), rows(2, 0.6, "old"), rows(2, 0.7, "old", "fewshot-translation")]
+    )
+    new = pd.DataFrame([rows(2, 0.9, "new")], columns=ROW_COLUMNS)
     merged = merge_rows(committed, new)
-    assert list(merged.columns) == ROW_COLUMNS and len(merged) == 2
-    merged = merged.set_index("experiment")
-    assert merged.loc["a", "test_accuracy"] == 0.5 and merged.loc["a", "commit"] == "old"
-    assert merged.loc["b", "test_accuracy"] == 0.9 and merged.loc["b", "commit"] == "new"
+    assert list(merged.columns) == ROW_COLUMNS and len(merged) == 3
+    merged = merged.set_index(["config", "subset_seed"])
+    assert merged.loc[("fewshot", 1), "test_accuracy"] == 0.5
+    assert merged.loc[("fewshot", 2), "test_accuracy"] == 0.9
+    assert merged.loc[("fewshot", 2), "commit"] == "new"
+    # the same experiment name under a configuration's earlier meaning is another point
+    assert merged.loc[("fewshot-translation", 2), "test_accuracy"] == 0.7
 
 
 @pytest.mark.e2e
