@@ -291,7 +291,7 @@ def _config_comparison(data: pd.DataFrame, title: str, xlabel: str) -> Any:
 
     configs = sorted(data["config"].unique())
     subsets = data.groupby("config")["subsets"].min()
-    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.45 * len(configs)))
+    fig, ax = plt.subplots(figsize=(10, 1.0 + 0.45 * len(configs)))
     offsets = {"real": -0.2, "mixed": 0.0, "synthetic": 0.2}
     for source in [s for s in offsets if s in set(data["source"])]:
         points = data[data["source"] == source]
@@ -309,7 +309,8 @@ def _config_comparison(data: pd.DataFrame, title: str, xlabel: str) -> Any:
     ax.invert_yaxis()
     ax.set(title=title, xlabel=xlabel)
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(loc="lower left")
+    # Outside the axes: inside, it covers the points of some configuration.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
 
@@ -321,7 +322,7 @@ def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend sits outside the axes
     plt.close(fig)
     return path
 
