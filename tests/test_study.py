@@ -68,12 +68,17 @@ def test_summary_is_over_subsets() -> None:
             "config": "recipe",
             "n_per_class": 10,
             "source": "real",
+            "subset_seed": [1, 2, 3],
             "test_accuracy": [0.5, 0.7, 0.9],
         }
     )
     (row,) = summarise(rows).to_dict("records")
     assert row["mean"] == pytest.approx(0.7) and row["std"] == pytest.approx(0.2)
-    assert (row["min"], row["max"], row["subsets"]) == (0.5, 0.9, 3)
+    assert (row["min"], row["max"], row["subsets"], row["runs"]) == (0.5, 0.9, 3, 3)
+    # subset 3 run again on another machine: one more run, not one more subset
+    again = pd.concat([rows, rows.tail(1).assign(test_accuracy=1.0)], ignore_index=True)
+    (row,) = summarise(again).to_dict("records")
+    assert (row["subsets"], row["runs"], row["max"]) == (3, 4, 1.0)
 
 
 def test_finished_experiments_carry_their_baseline_commit() -> None:
@@ -103,8 +108,11 @@ def test_finished_experiments_carry_their_baseline_commit() -> None:
 
 
 def test_collected_rows_replace_their_own_and_keep_the_rest() -> None:
-    def rows(seed: int, accuracy: float, commit: str, config: str = "fewshot") -> dict:
+    def rows(
+        seed: int, accuracy: float, commit: str, config: str = "fewshot", machine: str = "avx2"
+    ) -> dict:
         return {
+            "machine": machine,
             "experiment": f"study-mnist-fewshot-n100-s{seed}",
             "source": "real",
             "test_accuracy": accuracy,
@@ -118,10 +126,14 @@ def test_collected_rows_replace_their_own_and_keep_the_rest() -> None:
     committed = pd.DataFrame(
         [rows(1, 0.5, "old"), rows(2, 0.6, "old"), rows(2, 0.7, "old", "fewshot-translation")]
     )
-    new = pd.DataFrame([rows(2, 0.9, "new")], columns=ROW_COLUMNS)
+    new = pd.DataFrame(
+        [rows(2, 0.9, "new"), rows(1, 0.4, "new", machine="avx512")], columns=ROW_COLUMNS
+    )
     merged = merge_rows(committed, new)
-    assert list(merged.columns) == ROW_COLUMNS and len(merged) == 3
-    merged = merged.set_index(["config", "subset_seed"])
+    assert list(merged.columns) == ROW_COLUMNS and len(merged) == 4
+    # the same point on another machine is another run, kept beside the first
+    assert sorted(merged.query("subset_seed == 1")["test_accuracy"]) == [0.4, 0.5]
+    merged = merged[merged["machine"] == "avx2"].set_index(["config", "subset_seed"])
     assert merged.loc[("fewshot", 1), "test_accuracy"] == 0.5
     assert merged.loc[("fewshot", 2), "test_accuracy"] == 0.9
     assert merged.loc[("fewshot", 2), "commit"] == "new"
@@ -166,11 +178,12 @@ def test_figures_draw_curves_only_where_there_is_a_curve(tmp_path) -> None:
                 "config": config,
                 "n_per_class": n,
                 "source": source,
+                "subset_seed": seed,
                 "test_accuracy": accuracy,
             }
             for n in sizes
             for source, accuracy in (("real", 0.9), ("synthetic", 0.6), ("mixed", 0.88))
-            for _ in range(3)
+            for seed in (1, 2, 3)
         ]
 
     table = summarise(pd.DataFrame(rows("recipe", [10, 100]) + rows("fewshot", [100])))
