@@ -47,10 +47,6 @@ CONFIGS = {
     # The same again with the strong CNN, which also chooses the images it keeps.
     "fewshot-strong-select": ["cgan=fewshot", "classifier=strong", "generate.oversample=4"],
 }
-# 6,000 generator steps instead of 4,000 (chosen on held-out training images: label fidelity
-# 96% -> 99%, recall 0.73 -> 0.81; docs/results.md, "How the settings were chosen").
-for _name in ("fewshot", "fewshot-strong-select"):
-    CONFIGS[_name.replace("fewshot", "fewshot-6k")] = [*CONFIGS[_name], "cgan.steps=6000"]
 # The preset's CGANs, their digits left where the generator drew them.
 CONFIGS["fewshot-unnormalised"] = [*CONFIGS["fewshot"], "generate.normalise=none"]
 # The preset as it was until DiffAugment translation was found to let the generator draw its
@@ -73,8 +69,15 @@ CONFIGS["fewshot-strong-select-half"] = [
     *CONFIGS["fewshot-strong-select"],
     "classifier.synthetic_fraction=0.5",
 ]
+# Every few-shot configuration as it was until the preset took 6,000 generator steps instead
+# of 4,000 (chosen on held-out training images: label fidelity 96% -> 99%, recall 0.73 ->
+# 0.81; docs/results.md, "How the settings were chosen").
+for _name in [name for name in CONFIGS if name.startswith("fewshot")]:
+    CONFIGS[_name.replace("fewshot", "fewshot-4k", 1)] = [*CONFIGS[_name], "cgan.steps=4000"]
 # Experiments run under an earlier name of their configuration, by that name.
 RENAMED = {
+    "fewshot-6k": "fewshot",
+    "fewshot-6k-strong-select": "fewshot-strong-select",
     "fewshot-noaugment": "fewshot-unnormalised",
     "fewshot-noaugment-normalised": "fewshot",
     "fewshot-noaugment-strong-select-normalised": "fewshot-strong-select",
@@ -124,13 +127,18 @@ def parse_name(name: str) -> dict[str, Any] | None:
 
 
 def current_config(config: str, params: dict[str, Any]) -> str:
-    """The name a configuration has now. An experiment keeps the name it ran under, and until
-    the `fewshot` preset dropped DiffAugment its configurations were named without
-    `-translation`: the experiment's own params tell which it ran."""
+    """The name a configuration has now. An experiment keeps the name it ran under, and the
+    `fewshot` preset has changed under its configurations: it dropped DiffAugment (the runs
+    with it are `fewshot-translation*`) and went from 4,000 to 6,000 generator steps (the
+    runs with 4,000 are `fewshot-4k*`). The experiment's own params tell which it ran."""
     config = RENAMED.get(config, config)
-    translated = (params.get("cgan") or {}).get("diffaugment") == "translation"
-    if translated and config.startswith("fewshot") and "translation" not in config:
-        return config.replace("fewshot", "fewshot-translation", 1)
+    if not config.startswith("fewshot"):
+        return config
+    cgan = params.get("cgan") or {}
+    if cgan.get("diffaugment") == "translation" and "translation" not in config:
+        config = config.replace("fewshot", "fewshot-translation", 1)
+    if cgan.get("steps") == 4000 and not config.startswith("fewshot-4k"):
+        config = config.replace("fewshot", "fewshot-4k", 1)
     return config
 
 

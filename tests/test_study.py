@@ -38,8 +38,8 @@ def test_experiment_names_round_trip(point) -> None:
 
 
 def test_experiments_are_tabulated_under_their_configuration_s_current_name() -> None:
-    translation = {"cgan": {"diffaugment": "translation"}}
-    without = {"cgan": {"diffaugment": "none"}}
+    translation = {"cgan": {"diffaugment": "translation", "steps": 6000}}
+    without = {"cgan": {"diffaugment": "none", "steps": 6000}}
     # the fewshot preset had DiffAugment translation until it was renamed fewshot-translation
     assert current_config("fewshot", translation) == "fewshot-translation"
     assert current_config("fewshot-strong-select", translation) == (
@@ -53,7 +53,17 @@ def test_experiments_are_tabulated_under_their_configuration_s_current_name() ->
     # the configurations that named the preset's changes now are the preset
     assert current_config("fewshot-noaugment-normalised", without) == "fewshot"
     assert current_config("fewshot-noaugment", without) == "fewshot-unnormalised"
+    assert current_config("fewshot-6k-strong-select", without) == "fewshot-strong-select"
+    # ... and it had 4,000 generator steps before it had 6,000
+    four_k = {"cgan": {"diffaugment": "translation", "steps": 4000}}
+    assert current_config("fewshot-select", four_k) == "fewshot-4k-translation-select"
+    assert current_config("fewshot-4k-translation-select", four_k) == (
+        "fewshot-4k-translation-select"
+    )
+    four_k["cgan"]["diffaugment"] = "none"
+    assert current_config("fewshot-noaugment", four_k) == "fewshot-4k-unnormalised"
     assert set(RENAMED.values()) <= set(CONFIGS)
+    assert all("cgan.steps=4000" in CONFIGS[name] for name in CONFIGS if "-4k" in name)
     assert all(
         "cgan.diffaugment=translation" in overrides
         for name, overrides in CONFIGS.items()
