@@ -18,11 +18,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import yaml
 
 from fewshot.errors import DataError, FewshotError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _remove_stale_temporaries(path: Path) -> None:
@@ -82,6 +85,8 @@ def save_state(path: str | Path, module: torch.nn.Module) -> None:
     Saving through a buffer keeps the temporary file's name out of the zip archive, so the same
     weights always give the same bytes (and the same DVC hash).
     """
+    import torch  # here, not at the top: stages that train nothing start without it
+
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -91,6 +96,8 @@ def save_state(path: str | Path, module: torch.nn.Module) -> None:
 
 def load_state(path: str | Path, module: torch.nn.Module) -> torch.nn.Module:
     """Load a `state_dict` with `weights_only=True`: a checkpoint can never run code."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: checkpoint not found (run the stage that trains it first)")
@@ -112,6 +119,13 @@ def _process_age() -> float:
         return float("nan")
 
 
+def _workspace_params() -> dict[str, Any] | None:
+    try:
+        return yaml.safe_load(Path("params.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+
+
 def _record_resources(started: float) -> None:
     """Append this stage's wall time and peak memory to $FEWSHOT_RESOURCE_LOG (JSON lines).
 
@@ -121,6 +135,7 @@ def _record_resources(started: float) -> None:
     log = os.environ.get("FEWSHOT_RESOURCE_LOG")
     if not log:
         return
+    torch = sys.modules.get("torch")  # a stage that never imported torch used no GPU
     record = {
         "stage": " ".join([Path(sys.argv[0]).stem, *sys.argv[1:]]),
         "wall_s": round(time.perf_counter() - started, 2),
@@ -129,9 +144,11 @@ def _record_resources(started: float) -> None:
         "peak_host_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_gpu_mib": (
             round(torch.cuda.max_memory_allocated() / 2**20, 1)
-            if torch.cuda.is_initialized()
+            if torch is not None and torch.cuda.is_initialized()
             else None
         ),
+        # Which run this was: scripts/study.py matches it to the experiment with these params.
+        "params": _workspace_params(),
     }
     with open(log, "a") as f:
         f.write(json.dumps(record) + "\n")

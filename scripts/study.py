@@ -5,7 +5,9 @@ experiment, queued with `dvc exp run --queue` and run by `dvc exp run --run-all`
 queue). Resumable: experiments already in `dvc exp show` (done or queued) are not queued
 again, and stages already run with the same code, params and inputs come back from DVC's run
 cache. Then `dvc exp show --json` is gathered into one CSV row per experiment and training
-source, a summary table (mean, std, min, max over subsets) and one figure per dataset.
+source, a summary table (mean, std, min, max over subsets), one row per generator run
+(`<out>-generators.csv`: its scores, synthetic-only accuracy and `train_cgan` time) and one
+figure per dataset.
 
     python scripts/study.py                      # queue, run, collect: the whole protocol
     python scripts/study.py --plan               # print what would be queued, run nothing
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -103,6 +106,30 @@ ROW_COLUMNS = [
     "experiment",
     "commit",
     *(f"generator_{score}" for score in GENERATOR_SCORES),
+    "train_cgan_s",
+]
+# Each stage run by the study appends its wall time and params here ($FEWSHOT_RESOURCE_LOG);
+# the experiment with the same params gets its `train_cgan` time from it. Empty where the
+# CGAN came from the run cache (nothing was trained) or ran before the study kept times.
+STAGE_LOG = Path(".dvc/tmp/study-stages.jsonl")
+# The issue's per-generator table: one row per configuration, subset and machine.
+GENERATOR_TABLE_COLUMNS = [
+    "dataset",
+    "n_per_class",
+    "config",
+    "subset_seed",
+    "recall",
+    "coverage",
+    "label_fidelity",
+    "label_fidelity_min",
+    "diversity_ratio",
+    "near_copies",
+    "fid",
+    "synthetic_accuracy",
+    "synthetic_accuracy_mlp",
+    "train_cgan_s",
+    "machine",
+    "commit",
 ]
 
 
@@ -200,12 +227,27 @@ def _file_data(files: dict[str, Any] | None, path: str) -> dict[str, Any]:
     return entry.get("data") or {}
 
 
-def rows_from_experiment(exp: dict[str, Any]) -> list[dict[str, Any]]:
+def stage_records(log: Path = STAGE_LOG) -> list[dict[str, Any]]:
+    if not log.is_file():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def stage_seconds(records: list[dict[str, Any]], stage: str, params: dict[str, Any]) -> float:
+    """The wall time of the last run of `stage` with exactly these params; NaN if none."""
+    times = [r["wall_s"] for r in records if r.get("stage") == stage and r.get("params") == params]
+    return times[-1] if times else float("nan")
+
+
+def rows_from_experiment(
+    exp: dict[str, Any], records: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """One row per training source with a real-test metric; none for unfinished runs."""
     point = parse_name(exp.get("name") or "")
     if point is None:
         return []
     params = _file_data(exp["data"].get("params"), "params.yaml")
+    train_cgan_s = stage_seconds(records or [], "train_cgan", params)
     point["config"] = current_config(point["config"], params)
     metrics = exp["data"].get("metrics")
     generator = _file_data(metrics, paths.GENERATOR_METRICS.as_posix())
@@ -225,6 +267,7 @@ def rows_from_experiment(exp: dict[str, Any]) -> list[dict[str, Any]]:
                 "experiment": exp["name"],
                 "commit": exp.get("baseline"),
                 **scores,
+                "train_cgan_s": train_cgan_s,
             }
         )
     return rows
@@ -238,6 +281,26 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     table = grouped["test_accuracy"].agg(["mean", "std", "min", "max", "count"])
     table["subsets"] = grouped["subset_seed"].nunique()
     return table.rename(columns={"count": "runs"}).reset_index()
+
+
+def classifier_of(config: str) -> str:
+    sets = CONFIGS.get(config, [])
+    return "strong" if "classifier=strong" in sets or "strong" in config else "mlp"
+
+
+def generator_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per generator run (configuration, subset, machine): its scores, the accuracy
+    on the real test set of the configuration's classifier trained on its images alone (in
+    `synthetic_accuracy` for the strong CNN, `synthetic_accuracy_mlp` for the MLP), and the
+    `train_cgan` time."""
+    synthetic = rows[rows["source"] == "synthetic"].copy()
+    strong = synthetic["config"].map(classifier_of) == "strong"
+    synthetic["synthetic_accuracy"] = synthetic["test_accuracy"].where(strong)
+    synthetic["synthetic_accuracy_mlp"] = synthetic["test_accuracy"].where(~strong)
+    renamed = {f"generator_{score}": score for score in GENERATOR_SCORES}
+    renamed["generator_near_copy_fraction"] = "near_copies"
+    table = synthetic.rename(columns=renamed).reindex(columns=GENERATOR_TABLE_COLUMNS)
+    return table.sort_values(["dataset", "config", "n_per_class", "subset_seed", "machine"])
 
 
 SOURCE_COLOURS = {"real": "tab:orange", "synthetic": "tab:green", "mixed": "tab:blue"}
@@ -362,7 +425,7 @@ def merge_rows(committed: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
 
 def collect(out: Path, revs: list[str] | None = None) -> pd.DataFrame:
     new = pd.DataFrame(
-        [row for exp in exp_show(revs) for row in rows_from_experiment(exp)],
+        [row for exp in exp_show(revs) for row in rows_from_experiment(exp, stage_records())],
         columns=ROW_COLUMNS,
     )
     csv = out.with_suffix(".csv")
@@ -380,6 +443,7 @@ def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
         return rows
     table = summarise(rows)
     out.with_suffix(".md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
+    generator_table(rows).to_csv(out.with_name(out.name + "-generators.csv"), index=False)
     figures = plot_curves(table, out)
     print(table.to_markdown(index=False, floatfmt=".4f"))
     print(f"-> {out.with_suffix('.csv')}, {out.with_suffix('.md')}, {', '.join(map(str, figures))}")
@@ -437,7 +501,11 @@ def main() -> None:
         sys.exit("error: the git workspace has uncommitted changes; queued runs use the commit")
     for point in todo:
         subprocess.run(queue_command(*point, tuple(args.set)), check=True)
-    subprocess.run(["dvc", "exp", "run", "--run-all", "--jobs", str(args.jobs)], check=True)
+    STAGE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "FEWSHOT_RESOURCE_LOG": str(STAGE_LOG.resolve())}
+    subprocess.run(
+        ["dvc", "exp", "run", "--run-all", "--jobs", str(args.jobs)], check=True, env=env
+    )
     collect(args.out)
 
 

@@ -14,8 +14,11 @@ from scripts.study import (
     current_config,
     experiment_name,
     experiments,
+    generator_table,
     merge_rows,
     parse_name,
+    rows_from_experiment,
+    stage_seconds,
     summarise,
 )
 from tests.conftest import REPO
@@ -151,6 +154,65 @@ def test_collected_rows_replace_their_own_and_keep_the_rest() -> None:
     assert merged.loc[("fewshot-translation", 2), "test_accuracy"] == 0.7
 
 
+def test_an_experiment_gets_the_train_cgan_time_of_the_run_with_its_params() -> None:
+    params = {"seed": 1, "n_per_class": 100, "cgan": {"steps": 6000}}
+    other = {**params, "seed": 2}
+    records = [
+        {"stage": "train_cgan", "wall_s": 400.0, "params": params},
+        {"stage": "train_judge", "wall_s": 60.0, "params": params},
+        {"stage": "train_cgan", "wall_s": 300.0, "params": other},
+    ]
+    assert stage_seconds(records, "train_cgan", params) == 400.0
+    assert stage_seconds(records, "train_cgan", other) == 300.0
+    # restored from the run cache, or run before times were kept: nothing to report
+    assert pd.isna(stage_seconds(records, "train_cgan", {**params, "seed": 3}))
+
+    metric = {"data": {"accuracy": 0.9}}
+    exp = {
+        "name": "study-mnist-recipe-n100-s1",
+        "baseline": "abc",
+        "data": {
+            "params": {"params.yaml": {"data": params}},
+            "metrics": {"metrics/evaluate/real.json": metric},
+        },
+    }
+    (row,) = rows_from_experiment(exp, records)
+    assert row["train_cgan_s"] == 400.0 and row["source"] == "real"
+
+
+def test_generator_table_has_one_row_per_generator_run_with_its_classifier_s_accuracy() -> None:
+    def row(config: str, source: str, accuracy: float, machine: str = "avx512") -> dict:
+        return {
+            "dataset": "mnist",
+            "n_per_class": 100,
+            "config": config,
+            "source": source,
+            "subset_seed": 1,
+            "test_accuracy": accuracy,
+            "machine": machine,
+            "generator_recall": 0.7,
+            "generator_near_copy_fraction": 0.004,
+            "train_cgan_s": 420.0,
+        }
+
+    rows = pd.DataFrame(
+        [
+            row("fewshot", "real", 0.90),
+            row("fewshot", "synthetic", 0.88),
+            row("fewshot", "mixed", 0.92),
+            row("fewshot-strong-select", "synthetic", 0.96, machine="h100"),
+        ]
+    )
+    table = generator_table(rows).set_index("config")
+    assert len(table) == 2
+    assert table.loc["fewshot", "synthetic_accuracy_mlp"] == 0.88
+    assert pd.isna(table.loc["fewshot", "synthetic_accuracy"])
+    assert table.loc["fewshot-strong-select", "synthetic_accuracy"] == 0.96
+    assert pd.isna(table.loc["fewshot-strong-select", "synthetic_accuracy_mlp"])
+    assert table.loc["fewshot", "near_copies"] == 0.004
+    assert table.loc["fewshot", "train_cgan_s"] == 420.0
+
+
 @pytest.mark.e2e
 def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
     repo, env = make_preset_repo(tmp_path)
@@ -169,6 +231,10 @@ def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
     assert rows["test_accuracy"].between(0, 1).all() and rows["machine"].notna().all()
     assert rows["generator_label_fidelity"].between(0, 1).all()
     assert set(rows["config"]) == {"recipe"} and set(rows["subset_seed"]) == {1}
+    # the CGAN was trained in the queued experiment, and its time found its way back
+    assert (rows["train_cgan_s"] > 0).all()
+    generators = pd.read_csv(repo / "study/tiny-generators.csv")
+    assert len(generators) == 1 and generators["synthetic_accuracy_mlp"].between(0, 1).all()
     # one configuration at one size: no curve and nothing to compare, so no figure
     assert not list((repo / "study").glob("*.png"))
     assert "| mnist" in (repo / "study/tiny.md").read_text()
