@@ -50,6 +50,12 @@ CONFIGS = {
     # The same again with the strong CNN, which also chooses the images it keeps.
     "fewshot-strong-select": ["cgan=fewshot", "classifier=strong", "generate.oversample=4"],
 }
+# The recipe with its CGAN in bf16 autocast (the CPU's bf16 units; weights stay fp32).
+CONFIGS["recipe-bf16"] = [*CONFIGS["recipe"], "cgan.precision=bf16"]
+# The few-shot CGAN in bf16 autocast: does it train as well as in fp32, and how much faster?
+CONFIGS["fewshot-bf16"] = [*CONFIGS["fewshot"], "cgan.precision=bf16"]
+# The best 1 in 2 instead of 1 in 4: less of the generator's variety thrown away.
+CONFIGS["fewshot-strong-select2"] = [*CONFIGS["fewshot-strong"], "generate.oversample=2"]
 # The preset's CGANs, their digits left where the generator drew them.
 CONFIGS["fewshot-unnormalised"] = [*CONFIGS["fewshot"], "generate.normalise=none"]
 # The preset as it was until DiffAugment translation was found to let the generator draw its
@@ -300,7 +306,43 @@ def generator_table(rows: pd.DataFrame) -> pd.DataFrame:
     renamed = {f"generator_{score}": score for score in GENERATOR_SCORES}
     renamed["generator_near_copy_fraction"] = "near_copies"
     table = synthetic.rename(columns=renamed).reindex(columns=GENERATOR_TABLE_COLUMNS)
+    table = merge_twins(table)
     return table.sort_values(["dataset", "config", "n_per_class", "subset_seed", "machine"])
+
+
+def mlp_twin(config: str) -> str | None:
+    """The MLP configuration that trains on the very images the strong-CNN `config` does: the
+    same generator (from the run cache) and no selection, which depends on the classifier."""
+    sets = CONFIGS.get(config, [])
+    if "classifier=strong" not in sets or any(s.startswith("generate.oversample") for s in sets):
+        return None
+    twin = sorted("classifier=mlp" if s == "classifier=strong" else s for s in sets)
+    return next((name for name, other in CONFIGS.items() if sorted(other) == twin), None)
+
+
+def merge_twins(table: pd.DataFrame) -> pd.DataFrame:
+    """One row for a generator scored by both classifiers: a strong-CNN row joins its MLP
+    twin's where both runs' images scored the same (same subset, machine and scores)."""
+    table = table.reset_index(drop=True)
+    twins = table["config"].map(mlp_twin)
+    strong = table[twins.notna()].assign(config=twins[twins.notna()])
+    keys = ["dataset", "n_per_class", "config", "subset_seed", "machine"]
+    keys += ["recall", "coverage", "label_fidelity", "fid"]
+    pairs = (
+        table[twins.isna()]
+        .reset_index(names="mlp_row")
+        .merge(strong[keys].reset_index(names="strong_row"), on=keys)
+        .drop_duplicates("strong_row")
+    )
+    mlp_rows, strong_rows = pairs["mlp_row"].to_numpy(), pairs["strong_row"].to_numpy()
+    out = table.copy()
+    strong_accuracy = table.loc[strong_rows, "synthetic_accuracy"].to_numpy()
+    out.loc[mlp_rows, "synthetic_accuracy"] = strong_accuracy
+    # the CGAN was trained by whichever of the two ran first; the other restored it
+    cgan_s = pd.Series(table.loc[mlp_rows, "train_cgan_s"].to_numpy(dtype=float))
+    cgan_s = cgan_s.fillna(pd.Series(table.loc[strong_rows, "train_cgan_s"].to_numpy(dtype=float)))
+    out.loc[mlp_rows, "train_cgan_s"] = cgan_s.to_numpy()
+    return out.drop(index=strong_rows)
 
 
 SOURCE_COLOURS = {"real": "tab:orange", "synthetic": "tab:green", "mixed": "tab:blue"}

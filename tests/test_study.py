@@ -16,6 +16,7 @@ from scripts.study import (
     experiments,
     generator_table,
     merge_rows,
+    mlp_twin,
     parse_name,
     rows_from_experiment,
     stage_seconds,
@@ -211,6 +212,49 @@ def test_generator_table_has_one_row_per_generator_run_with_its_classifier_s_acc
     assert pd.isna(table.loc["fewshot-strong-select", "synthetic_accuracy_mlp"])
     assert table.loc["fewshot", "near_copies"] == 0.004
     assert table.loc["fewshot", "train_cgan_s"] == 420.0
+
+
+def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_images() -> None:
+    def row(config: str, accuracy: float, recall: float = 0.7, cgan_s: float | None = None) -> dict:
+        return {
+            "dataset": "mnist",
+            "n_per_class": 100,
+            "config": config,
+            "source": "synthetic",
+            "subset_seed": 1,
+            "test_accuracy": accuracy,
+            "machine": "avx512",
+            "generator_recall": recall,
+            "generator_coverage": 0.45,
+            "generator_label_fidelity": 0.986,
+            "generator_fid": 28.8,
+            "train_cgan_s": cgan_s,
+        }
+
+    rows = pd.DataFrame(
+        [
+            row("fewshot-strong", 0.955, cgan_s=420.0),  # trained the CGAN
+            row("fewshot", 0.887),  # restored it from the run cache
+            row("fewshot-4k-strong", 0.93, recall=0.6),  # no MLP twin ran: stays on its own
+            row("fewshot-4k", 0.85, recall=0.61),  # another generator's scores: not joined
+            row("fewshot-strong-select", 0.964, recall=0.63),  # selection: other images
+        ]
+    )
+    table = generator_table(rows).set_index("config")
+    assert sorted(table.index) == [
+        "fewshot",
+        "fewshot-4k",
+        "fewshot-4k-strong",
+        "fewshot-strong-select",
+    ]
+    assert table.loc["fewshot", "synthetic_accuracy"] == 0.955
+    assert table.loc["fewshot", "synthetic_accuracy_mlp"] == 0.887
+    assert table.loc["fewshot", "train_cgan_s"] == 420.0
+    assert pd.isna(table.loc["fewshot-4k", "synthetic_accuracy"])
+    assert table.loc["fewshot-4k-strong", "synthetic_accuracy"] == 0.93
+    assert mlp_twin("fewshot-translation-strong") == "fewshot-translation"
+    assert mlp_twin("fewshot-strong-select") is None
+    assert mlp_twin("fewshot") is None
 
 
 @pytest.mark.e2e
