@@ -108,6 +108,8 @@ ROW_COLUMNS = [
     "source",
     "subset_seed",
     "test_accuracy",
+    # the same classifier's vote averaged over 9 shifted copies of each test image
+    "test_accuracy_tta",
     "machine",
     "experiment",
     "commit",
@@ -269,6 +271,7 @@ def rows_from_experiment(
                 **point,
                 "source": source,
                 "test_accuracy": test["accuracy"],
+                "test_accuracy_tta": test.get("accuracy_tta"),
                 "machine": live.get("machine"),
                 "experiment": exp["name"],
                 "commit": exp.get("baseline"),
@@ -283,9 +286,13 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean, std, min and max over every run of a point: its subsets, and where a subset ran
     on several machines, each of those runs."""
     keys = ["dataset", "config", "n_per_class", "source"]
+    rows = rows.reindex(columns=ROW_COLUMNS)  # rows from before a column existed: NaN there
     grouped = rows.groupby(keys)
     table = grouped["test_accuracy"].agg(["mean", "std", "min", "max", "count"])
     table["subsets"] = grouped["subset_seed"].nunique()
+    # with test-time augmentation, over the runs that have it (evaluated since it existed)
+    table["mean_tta"] = grouped["test_accuracy_tta"].mean()
+    table["runs_tta"] = grouped["test_accuracy_tta"].count()
     return table.rename(columns={"count": "runs"}).reset_index()
 
 

@@ -54,6 +54,7 @@ def main() -> None:
                 "training images": int(train["n_train"]),
                 "accuracy on own training data": train["accuracy_on_own_training_data"],
                 "accuracy on real test set": test["accuracy"],
+                f"the same, {test['tta_views']} shifted views": test["accuracy_tta"],
                 "test images": test["test_images"],
             }
         )

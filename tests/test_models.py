@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fewshot.classify import train_classifier
+from fewshot.classify import predict, train_classifier
 from fewshot.errors import TrainingError
 from fewshot.gan import build_cgan, train_cgan
 from fewshot.io import load_state, save_state
@@ -21,6 +21,7 @@ from fewshot.models import (
     dcgan_init,
 )
 from fewshot.runtime import seeded_rng
+from fewshot.tta import predict_tta, shifted_views
 
 CGAN_CFG = {
     "generator": "recipe",
@@ -527,3 +528,36 @@ def test_per_image_normalisation_is_torchvision_save_image(tmp_path) -> None:
         save_image(x[i : i + 1], tmp_path / f"{i}.png", normalize=True)
         theirs = np.array(Image.open(tmp_path / f"{i}.png").convert("L"))
         assert np.array_equal(ours[i].numpy(), theirs)
+
+
+def test_shifted_views_are_the_nine_one_pixel_translations_zero_padded() -> None:
+    image = torch.zeros(1, 1, 5, 5)
+    image[0, 0, 2, 2] = 1.0  # centre
+    image[0, 0, 0, 4] = 0.5  # a corner pixel that must not wrap round
+    views = shifted_views(image, 1)
+    assert len(views) == 9 and all(v.shape == image.shape for v in views)
+    assert torch.equal(views[4], image)  # no shift
+    # Each view moves the centre pixel to one of the nine positions around it, once each.
+    positions = {tuple(torch.nonzero(v[0, 0] == 1.0)[0].tolist()) for v in views}
+    assert positions == {(r, c) for r in (1, 2, 3) for c in (1, 2, 3)}
+    # Shifted out of the frame, the corner pixel is gone; it never reappears elsewhere.
+    assert sum(int((v == 0.5).sum()) for v in views) == 4
+    (only,) = shifted_views(image, 0)
+    assert torch.equal(only, image)
+    with pytest.raises(ValueError, match="shift"):
+        shifted_views(image, -1)
+
+
+def test_tta_averages_the_votes_of_the_shifted_views() -> None:
+    # A classifier that says 1 only when the centre pixel is lit, else 0 (with confidence).
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(25, 2))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[1, 12] = 20.0
+        model[1].bias.copy_(torch.tensor([10.0, 0.0]))
+    dot = torch.zeros(1, 1, 5, 5)
+    dot[0, 0, 2, 2] = 1.0
+    assert predict(model, dot, 10).tolist() == [1]
+    # Of the nine one-pixel shifts, only the unshifted view lights the centre: 8 votes to 1.
+    assert predict_tta(model, dot, 10, shift=1).tolist() == [0]
+    assert predict_tta(model, dot, 10, shift=0).tolist() == [1]

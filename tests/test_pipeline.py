@@ -84,7 +84,7 @@ def test_metrics_are_measured_on_the_test_split(reproduced) -> None:
     for source in ("real", "synthetic", "mixed"):
         metrics = json.loads((repo / f"metrics/evaluate/{source}.json").read_text())
         assert metrics["test_images"] == N_TEST
-        assert 0.0 <= metrics["accuracy"] <= 1.0
+        assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["accuracy_tta"] <= 1.0
         assert set(metrics["per_class_accuracy"]) == {str(c) for c in range(10)}
     summary = (repo / "metrics/summary.md").read_text()
     assert "| real " in summary and "label fidelity" in summary

@@ -168,7 +168,7 @@ def test_an_experiment_gets_the_train_cgan_time_of_the_run_with_its_params() -> 
     # restored from the run cache, or run before times were kept: nothing to report
     assert pd.isna(stage_seconds(records, "train_cgan", {**params, "seed": 3}))
 
-    metric = {"data": {"accuracy": 0.9}}
+    metric = {"data": {"accuracy": 0.9, "accuracy_tta": 0.91}}
     exp = {
         "name": "study-mnist-recipe-n100-s1",
         "baseline": "abc",
@@ -179,6 +179,7 @@ def test_an_experiment_gets_the_train_cgan_time_of_the_run_with_its_params() -> 
     }
     (row,) = rows_from_experiment(exp, records)
     assert row["train_cgan_s"] == 400.0 and row["source"] == "real"
+    assert row["test_accuracy_tta"] == 0.91
 
 
 def test_generator_table_has_one_row_per_generator_run_with_its_classifier_s_accuracy() -> None:
@@ -273,6 +274,7 @@ def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
     assert sorted(rows["source"]) == ["mixed", "real", "synthetic"]
     assert set(rows["n_per_class"]) == {2}
     assert rows["test_accuracy"].between(0, 1).all() and rows["machine"].notna().all()
+    assert rows["test_accuracy_tta"].between(0, 1).all()  # evaluate also reports it
     assert rows["generator_label_fidelity"].between(0, 1).all()
     assert set(rows["config"]) == {"recipe"} and set(rows["subset_seed"]) == {1}
     # the CGAN was trained in the queued experiment, and its time found its way back
