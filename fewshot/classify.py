@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fewshot.augment import elastic_distort, random_affine
-from fewshot.runtime import batches, check_finite, total_steps
+from fewshot.runtime import adam, batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -65,8 +65,7 @@ def train_classifier(
     holds that share of synthetic images (`mixed_batches`); else batches are drawn from all.
     """
     decay = cfg.get("weight_decay", 0.0)
-    optimiser = torch.optim.AdamW if decay else torch.optim.Adam
-    opt = optimiser(model.parameters(), lr=cfg["lr"], weight_decay=decay)
+    opt = adam(model.parameters(), cfg["lr"], weight_decay=decay, decoupled=bool(decay))
     total, epochs = total_steps(len(images), cfg)
     per_epoch = math.ceil(len(images) / cfg["batch_size"])
     schedule = None

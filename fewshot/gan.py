@@ -19,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fewshot.augment import diff_augment
 from fewshot.models import DISCRIMINATORS, GENERATORS, N_CLASSES, Discriminator, dcgan_init
-from fewshot.runtime import autocast, batches, check_finite, total_steps
+from fewshot.runtime import adam, autocast, batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 GanLosses = tuple[
@@ -188,13 +188,12 @@ def train_cgan(
     aux = aux_weight > 0
     if aux and not hasattr(netd, "classify"):
         raise ValueError(f"cgan.aux_weight needs a discriminator with a classifier head: {netd}")
-    adam = {
+    hyper = {
         "lr": cfg["lr"],
         "betas": (cfg["beta1"], cfg["beta2"]),
         "weight_decay": cfg["weight_decay"],
     }
-    opt_g = torch.optim.Adam(netg.parameters(), **adam)
-    opt_d = torch.optim.Adam(netd.parameters(), **adam)
+    opt_g, opt_d = adam(netg.parameters(), **hyper), adam(netd.parameters(), **hyper)
     steps, epochs = total_steps(len(images), cfg)
     per_epoch = math.ceil(len(images) / cfg["batch_size"])
     done = 0

@@ -77,6 +77,20 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+def adam(
+    params: Iterator[torch.nn.Parameter],
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    weight_decay: float = 0.0,
+    decoupled: bool = False,
+) -> torch.optim.Optimizer:
+    """Adam, or AdamW when `decoupled`, as one fused kernel per step. The update is Adam's up
+    to rounding; the default form's per-tensor dispatch dominates a small model's step on a
+    CPU, such as the recipe's MLP at batch 10."""
+    optimiser = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return optimiser(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
+
+
 def total_steps(n_images: int, cfg: dict[str, Any]) -> tuple[int, int]:
     """(optimiser steps, epochs) of a training run: `steps` when it is set (> 0), else
     `epochs` passes over `n_images`; the last epoch may stop part-way through."""
