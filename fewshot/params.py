@@ -102,7 +102,7 @@ SCHEMA: dict[str, Any] = {
         "beta2": Field(float, low=0.0, high=0.999999),
         "weight_decay": Field(float, low=0.0),
         "sample_every": _int(1),
-        "precision": Field(str, choices=("fp32", "bf16")),
+        "precision": Field(str, choices=("auto", "fp32", "bf16")),
     },
     "generate": {
         "per_class": _int(1),

@@ -50,10 +50,23 @@ CONFIGS = {
     # The same again with the strong CNN, which also chooses the images it keeps.
     "fewshot-strong-select": ["cgan=fewshot", "classifier=strong", "generate.oversample=4"],
 }
+# fp32 everywhere unless a configuration says otherwise: `cgan.precision: auto` would train in
+# bf16 on CPUs that have it and in fp32 elsewhere, and a configuration's rows from different
+# machines must be the same arithmetic.
+for _sets in CONFIGS.values():
+    _sets.append("cgan.precision=fp32")
+
+
+def with_set(sets: list[str], item: str) -> list[str]:
+    """`sets` with `item` (KEY=VALUE) replacing any earlier value of KEY."""
+    key = item.partition("=")[0] + "="
+    return [*(s for s in sets if not s.startswith(key)), item]
+
+
 # The recipe with its CGAN in bf16 autocast (the CPU's bf16 units; weights stay fp32).
-CONFIGS["recipe-bf16"] = [*CONFIGS["recipe"], "cgan.precision=bf16"]
+CONFIGS["recipe-bf16"] = with_set(CONFIGS["recipe"], "cgan.precision=bf16")
 # The few-shot CGAN in bf16 autocast: does it train as well as in fp32, and how much faster?
-CONFIGS["fewshot-bf16"] = [*CONFIGS["fewshot"], "cgan.precision=bf16"]
+CONFIGS["fewshot-bf16"] = with_set(CONFIGS["fewshot"], "cgan.precision=bf16")
 # The best 1 in 2 instead of 1 in 4: less of the generator's variety thrown away.
 CONFIGS["fewshot-strong-select2"] = [*CONFIGS["fewshot-strong"], "generate.oversample=2"]
 # The preset's CGANs, their digits left where the generator drew them.

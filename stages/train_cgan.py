@@ -27,7 +27,14 @@ from fewshot.gan import (
 from fewshot.io import run, save_state
 from fewshot.live import live_epochs, log_epoch
 from fewshot.params import load_params
-from fewshot.runtime import resolve_device, seeded_rng, to_gan_input, to_uint8, total_steps
+from fewshot.runtime import (
+    resolve_device,
+    resolve_precision,
+    seeded_rng,
+    to_gan_input,
+    to_uint8,
+    total_steps,
+)
 
 
 def main() -> None:
@@ -45,7 +52,9 @@ def main() -> None:
 
     steps, epochs = total_steps(len(x), cfg)
     start = time.perf_counter()
+    precision = resolve_precision(cfg["precision"], device)
     with live_epochs(paths.CGAN_LIVE, epochs, "train_cgan") as (live, bar):
+        live.summary["precision"] = precision  # what `auto` chose on this machine
 
         def log(epoch: int, stats: dict[str, float]) -> None:
             images = {}
@@ -57,8 +66,8 @@ def main() -> None:
         train_cgan(netg, netd, x, y, cfg, rng, on_epoch=log, ema=ema)
     save_state(paths.GENERATOR, sampler)
     print(
-        f"trained on {len(x)} images for {steps} steps ({epochs} epochs) on {device} "
-        f"in {time.perf_counter() - start:.1f} s -> {paths.GENERATOR}"
+        f"trained on {len(x)} images for {steps} steps ({epochs} epochs) on {device} in "
+        f"{precision}, {time.perf_counter() - start:.1f} s -> {paths.GENERATOR}"
     )
 
 

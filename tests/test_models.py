@@ -161,6 +161,22 @@ def test_bf16_cgan_training_runs_and_leaves_the_discriminator_trainable() -> Non
     assert not torch.equal(before, netd.state_dict()["net.0.weight"])
 
 
+def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch) -> None:
+    from fewshot import runtime
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert runtime.resolve_precision("fp32", cpu) == "fp32"
+    assert runtime.resolve_precision("bf16", cuda) == "bf16"  # as asked, wherever
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: True)
+    assert runtime.resolve_precision("auto", cpu) == "bf16"
+    assert runtime.resolve_precision("auto", cuda) == "fp32"  # launch-bound: casts only cost
+    assert runtime.autocast(cpu, "auto").fast_dtype == torch.bfloat16
+    assert runtime.autocast(cpu, "auto")._enabled
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: False)
+    assert runtime.resolve_precision("auto", cpu) == "fp32"
+    assert not runtime.autocast(cpu, "auto")._enabled
+
+
 def test_projection_discriminator_scores_depend_on_the_label() -> None:
     torch.manual_seed(0)
     netd = ProjectionDiscriminator(base_channels=8)

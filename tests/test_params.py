@@ -67,6 +67,7 @@ def test_committed_defaults_are_valid_and_the_recipe() -> None:
         ("cgan.discriminator", "stylegan", r"one of 'recipe', 'projection'"),
         ("classifier.schedule", "cosine", r"one of 'constant', 'onecycle'"),
         ("classifier.label_smoothing", 0.9, r"'classifier.label_smoothing' = 0.9 is invalid"),
+        ("cgan.precision", "fp16", r"'cgan.precision' = 'fp16' .* one of 'auto', 'fp32', 'bf16'"),
     ],
 )
 def test_bad_values_are_named(path: str, value, message: str) -> None:

@@ -68,6 +68,10 @@ def test_experiments_are_tabulated_under_their_configuration_s_current_name() ->
     assert current_config("fewshot-noaugment", four_k) == "fewshot-4k-unnormalised"
     assert set(RENAMED.values()) <= set(CONFIGS)
     assert all("cgan.steps=4000" in CONFIGS[name] for name in CONFIGS if "-4k" in name)
+    # one precision per configuration, fp32 unless its name says bf16: not the machine's `auto`
+    for name, overrides in CONFIGS.items():
+        precision = [o for o in overrides if o.startswith("cgan.precision=")]
+        assert precision == ["cgan.precision=" + ("bf16" if "bf16" in name else "fp32")], name
     assert all(
         "cgan.diffaugment=translation" in overrides
         for name, overrides in CONFIGS.items()
