@@ -79,8 +79,8 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """`auto` is bf16 on a CPU with native bf16, where the CGAN trains about 2x faster and as
-    well (docs/results.md, three subsets), and fp32 elsewhere: GPUs run the CGAN launch-bound
+    """`auto` is bf16 on a CPU with native bf16, where the recipe's CGAN trains 1.5x faster and
+    as well (docs/results.md, three subsets), and fp32 elsewhere: GPUs run the CGAN launch-bound
     (autocast would only add cast kernels) and other CPUs emulate bf16. fp32 and bf16 as given."""
     if precision != "auto":
         return precision

@@ -51,8 +51,8 @@ def main() -> None:
     grid_noise, grid_labels = fixed_sample_inputs(cfg["noise_dim"], 10, grid_rng)
 
     steps, epochs = total_steps(len(x), cfg)
-    start = time.perf_counter()
     precision = resolve_precision(cfg["precision"], device)
+    start = time.perf_counter()
     with live_epochs(paths.CGAN_LIVE, epochs, "train_cgan") as (live, bar):
         live.summary["precision"] = precision  # what `auto` chose on this machine
 
