@@ -123,6 +123,7 @@ SCHEMA: dict[str, Any] = {
         "augment": Field(bool),
         "elastic": Field(bool),
         "synthetic_fraction": Field(float, low=0.0, high=1.0),
+        "members": _int(1, 20),
     },
     "evaluate": {
         "batch_size": _int(1),

@@ -59,7 +59,9 @@ def run_one(args: argparse.Namespace, seed: int, classifier: str) -> list[dict]:
     cmd = ["dvc", "exp", "run", "-n", name]
     for item in sets:
         cmd += ["-S", item]
-    targets = [f"evaluate@{source}" for source in args.sources] + ["evaluate_generator"]
+    targets = [f"evaluate@{source}" for source in args.sources]
+    if not args.no_generator:
+        targets.append("evaluate_generator")
     print("$", " ".join(cmd + targets), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "resources.jsonl"
@@ -74,7 +76,8 @@ def workspace_rows(
     args: argparse.Namespace, seed: int, classifier: str, cgan_s: float | None
 ) -> list[dict]:
     """CSV rows from the metric files in the workspace, one per training source."""
-    generator = json.loads(paths.GENERATOR_METRICS.read_text())
+    # Without the generator, the workspace's generator scores are another run's: not read.
+    generator = {} if args.no_generator else json.loads(paths.GENERATOR_METRICS.read_text())
     rows = []
     for source in args.sources:
         test = json.loads(paths.eval_metrics(source).read_text())
@@ -87,6 +90,14 @@ def workspace_rows(
                 "subset_seed": seed,
                 "source": source,
                 "real_test_accuracy": test["accuracy"],
+                "real_test_accuracy_tta": test.get("accuracy_tta"),
+                # with `classifier.members` > 1: member 0 alone, and the vote of the first k
+                "members": test.get("members", 1),
+                "real_test_accuracy_single": test.get("accuracy_single", test["accuracy"]),
+                **{
+                    f"real_test_accuracy_k{k}": value
+                    for k, value in test.get("accuracy_first_k", {}).items()
+                },
                 "own_training_data_accuracy": own["accuracy_on_own_training_data"],
                 **{f"generator_{key}": generator.get(key) for key in GENERATOR_SCORES},
                 "train_cgan_s": cgan_s,  # empty when the CGAN came from the run cache
@@ -100,6 +111,10 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = runs.groupby(["config", "classifier", "source"], sort=False)
     table = grouped["real_test_accuracy"].agg(["mean", "std", "min", "max", "count"])
     table["own training data (mean)"] = grouped["own_training_data_accuracy"].mean()
+    # An ensemble's members: member 0 alone and the vote of the first k, beside the whole vote.
+    for column in [c for c in runs if c.startswith("real_test_accuracy_")]:
+        if runs[column].notna().any():
+            table[column.removeprefix("real_test_accuracy_") + " (mean)"] = grouped[column].mean()
     return table.rename(columns={"count": "runs"}).reset_index()
 
 
@@ -143,9 +158,11 @@ def generator_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_summary(runs: pd.DataFrame, out: Path) -> None:
-    generator_runs(runs).to_csv(out.with_name(out.name + "-runs.csv"), index=False)
+    scored = runs.filter(like="generator_").notna().any(axis=None)
+    if scored:
+        generator_runs(runs).to_csv(out.with_name(out.name + "-runs.csv"), index=False)
     markdown = summarise(runs).to_markdown(index=False, floatfmt=".4f")
-    if any(column.startswith("generator_") for column in runs):
+    if scored:
         markdown += "\n\n" + summarise_generators(runs).to_markdown(index=False, floatfmt=".4f")
     out.with_suffix(".md").write_text(markdown + "\n")
     print(markdown)
@@ -158,6 +175,11 @@ def main() -> None:
     parser.add_argument("--cgan", default="recipe", help="preset from conf/cgan/")
     parser.add_argument("--subset", choices=("first", "random"), default="first")
     parser.add_argument("--sources", nargs="+", choices=paths.SOURCES, default=list(paths.SOURCES))
+    parser.add_argument(
+        "--no-generator",
+        action="store_true",
+        help="train and score no CGAN: only the classifiers of --sources (real alone)",
+    )
     parser.add_argument("--config", help="name of this configuration in the CSV (default: --cgan)")
     parser.add_argument(
         "--set",

@@ -96,6 +96,11 @@ CONFIGS["fewshot-strong-select-half"] = [
 # 0.81; docs/results.md, "How the settings were chosen").
 for _name in [name for name in CONFIGS if name.startswith("fewshot")]:
     CONFIGS[_name.replace("fewshot", "fewshot-4k", 1)] = [*CONFIGS[_name], "cgan.steps=4000"]
+# The strong CNN as an ensemble of five (seeds drawn from the subset's), for every source.
+CONFIGS["fewshot-strong-select-half-ens5"] = [
+    *CONFIGS["fewshot-strong-select-half"],
+    "classifier.members=5",
+]
 # Experiments run under an earlier name of their configuration, by that name.
 RENAMED = {
     "fewshot-6k": "fewshot",
@@ -123,6 +128,8 @@ ROW_COLUMNS = [
     "test_accuracy",
     # the same classifier's vote averaged over 9 shifted copies of each test image
     "test_accuracy_tta",
+    # with `classifier.members` > 1: member 0 alone (the single classifier of that seed)
+    "test_accuracy_single",
     "machine",
     "experiment",
     "commit",
@@ -285,6 +292,7 @@ def rows_from_experiment(
                 "source": source,
                 "test_accuracy": test["accuracy"],
                 "test_accuracy_tta": test.get("accuracy_tta"),
+                "test_accuracy_single": test.get("accuracy_single", test["accuracy"]),
                 "machine": live.get("machine"),
                 "experiment": exp["name"],
                 "commit": exp.get("baseline"),
@@ -306,6 +314,8 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     # with test-time augmentation, over the runs that have it (evaluated since it existed)
     table["mean_tta"] = grouped["test_accuracy_tta"].mean()
     table["runs_tta"] = grouped["test_accuracy_tta"].count()
+    # an ensemble's member 0 alone: with and without the ensemble, on the same runs
+    table["mean_single"] = grouped["test_accuracy_single"].mean()
     return table.rename(columns={"count": "runs"}).reset_index()
 
 

@@ -19,18 +19,19 @@ import torch
 
 from fewshot import paths
 from fewshot.data import load_subset
+from fewshot.ensemble import build
 from fewshot.generation import write_image_folder
 from fewshot.io import atomic_dir, load_state, run
-from fewshot.models import GENERATORS, build_classifier
+from fewshot.models import GENERATORS
 from fewshot.normalise import real_geometry
 from fewshot.params import load_params
 from fewshot.pngio import png_pool
 from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input
 
 
-def real_classifier_scorer(arch: str, device: torch.device):
+def real_classifier_scorer(arch: str, members: int, device: torch.device):
     """Class probabilities from the classifier trained on the real subset only."""
-    model = load_state(paths.classifier_file("real"), build_classifier(arch)).to(device).eval()
+    model = load_state(paths.classifier_file("real"), build(arch, members)).to(device).eval()
 
     @torch.no_grad()
     def scorer(images: torch.Tensor) -> torch.Tensor:
@@ -50,7 +51,11 @@ def main() -> None:
     netg = load_state(paths.GENERATOR, netg)
     oversample = gen_cfg["oversample"]
     scorer = (
-        real_classifier_scorer(params["classifier"]["arch"], device) if oversample > 1 else None
+        real_classifier_scorer(
+            params["classifier"]["arch"], params["classifier"]["members"], device
+        )
+        if oversample > 1
+        else None
     )
     geometry = None
     if gen_cfg["normalise"] != "none":

@@ -156,6 +156,12 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
         for key, value, stale in [
             # check_params reads every key; evaluate follows a retrained model via its file.
             ("classifier", {"epochs": 3}, {"check_params", "train_classifier@"}),
+            # the real-only classifier (an ensemble of them) also chooses generated images
+            (
+                "classifier",
+                {"members": 2},
+                {"check_params", "train_classifier@", "generate", "evaluate@"},
+            ),
             ("evaluate", {"n_misclassified": 4}, {"check_params", "evaluate@"}),
             ("generate", {"per_class": 7}, {"check_params", "generate"}),
             ("judge", {"epochs": 2}, {"check_params", "train_judge"}),
@@ -174,7 +180,8 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
 def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
     """`dvc exp run -S cgan=fewshot` through DVC's Hydra composition of conf/."""
     repo, env = make_preset_repo(tmp_path)
-    overrides = ["cgan=fewshot", "cgan.steps=3"]
+    # with a two-member ensemble, which also chooses the generated images it keeps
+    overrides = ["cgan=fewshot", "cgan.steps=3", "classifier.members=2", "generate.oversample=2"]
     sh(repo, "dvc", "exp", "run", *[a for o in overrides for a in ("-S", o)], env=env)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["cgan"]["generator"] == params["cgan"]["discriminator"] == "fewshot"
@@ -187,6 +194,13 @@ def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
     assert cgan["mode_seeking_ratio"] > 0  # logged only when mode seeking is on
     quality = json.loads((repo / "metrics/evaluate_generator.json").read_text())
     assert quality["n_generated"] == 60 and quality["diversity_ratio"] > 0
+    for source in ("real", "synthetic", "mixed"):
+        test = json.loads((repo / f"metrics/evaluate/{source}.json").read_text())
+        assert test["members"] == 2 and len(test["accuracy_members"]) == 2
+        assert test["accuracy"] == test["accuracy_first_k"]["2"]
+        assert test["accuracy_single"] == test["accuracy_members"][0]
+        live = json.loads((repo / f"dvclive/train_classifier/{source}/metrics.json").read_text())
+        assert live["members"] == 2 and live["step"] == 2 * params["classifier"]["epochs"]
 
 
 @pytest.mark.parametrize(

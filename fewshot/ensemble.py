@@ -1,0 +1,53 @@
+"""A classifier of `classifier.members` independently trained copies, voting by their mean
+class probabilities.
+
+Kept apart from `fewshot/models.py` so that the ensemble's code is a dependency of the
+classifier stages only, not of the CGAN's or the judge's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from fewshot.models import build_classifier
+
+
+class Ensemble(nn.Module):
+    """Members of one architecture; the output is the log of their mean softmax, so `argmax`
+    is the averaged vote and `softmax` gives back the mean probabilities."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def member_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """(members, N, classes) log-probabilities of each member."""
+        return torch.stack([member(x).log_softmax(1) for member in self.members])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.member_log_probs(x).logsumexp(0) - math.log(len(self.members))
+
+
+def build(arch: str, members: int = 1) -> nn.Module:
+    """The classifier of `classifier.arch` and `classifier.members`: one model as before when
+    `members` is 1 (its checkpoint unchanged), else an `Ensemble` of that many."""
+    if members == 1:
+        return build_classifier(arch)
+    return Ensemble([build_classifier(arch) for _ in range(members)])
+
+
+def member_seed(seed: int, member: int) -> int:
+    """Member 0 keeps `seed`, so its model is the single classifier's; the others get seeds
+    drawn from (seed, member), independent of every other experiment's `seed`."""
+    if member == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, member]).generate_state(1)[0])
+
+
+def members_of(model: nn.Module) -> list[nn.Module]:
+    """The models whose vote `model` is: its members, or itself."""
+    return list(model.members) if isinstance(model, Ensemble) else [model]
