@@ -184,6 +184,11 @@ def test_an_experiment_gets_the_train_cgan_time_of_the_run_with_its_params() -> 
     (row,) = rows_from_experiment(exp, records)
     assert row["train_cgan_s"] == 400.0 and row["source"] == "real"
     assert row["test_accuracy_tta"] == 0.91
+    assert row["test_accuracy_single"] == 0.9  # a single classifier is its own member 0
+    metric["data"].update(members=3, accuracy_single=0.88)
+    (row,) = rows_from_experiment(exp, records)
+    assert (row["test_accuracy"], row["test_accuracy_single"]) == (0.9, 0.88)
+    assert summarise(pd.DataFrame([row])).loc[0, "mean_single"] == 0.88
 
 
 def test_generator_table_has_one_row_per_generator_run_with_its_classifier_s_accuracy() -> None:
