@@ -24,20 +24,20 @@ class Ensemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def member_log_probs(self, x: torch.Tensor) -> torch.Tensor:
-        """(members, N, classes) log-probabilities of each member."""
-        return torch.stack([member(x).log_softmax(1) for member in self.members])
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.member_log_probs(x).logsumexp(0) - math.log(len(self.members))
+        log_probs = torch.stack([member(x).log_softmax(1) for member in self.members])
+        return log_probs.logsumexp(0) - math.log(len(self.members))
+
+
+def assemble(models: list[nn.Module]) -> nn.Module:
+    """One model as itself (its checkpoint as before the ensemble existed), several as an
+    `Ensemble`."""
+    return models[0] if len(models) == 1 else Ensemble(models)
 
 
 def build(arch: str, members: int = 1) -> nn.Module:
-    """The classifier of `classifier.arch` and `classifier.members`: one model as before when
-    `members` is 1 (its checkpoint unchanged), else an `Ensemble` of that many."""
-    if members == 1:
-        return build_classifier(arch)
-    return Ensemble([build_classifier(arch) for _ in range(members)])
+    """The untrained classifier of `classifier.arch` and `classifier.members`."""
+    return assemble([build_classifier(arch) for _ in range(members)])
 
 
 def member_seed(seed: int, member: int) -> int:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from fewshot import paths
 from fewshot.classify import predict, train_classifier
 from fewshot.data import load_image_folder, load_subset
-from fewshot.ensemble import Ensemble, member_seed
+from fewshot.ensemble import assemble, member_seed
 from fewshot.io import run, save_state
 from fewshot.live import live_epochs, log_epoch
 from fewshot.models import build_classifier
@@ -68,7 +68,7 @@ def main() -> None:
             log = partial(log_member_epoch, live, bar, member * epochs)
             train_classifier(model, x, y, cfg, rng, on_epoch=log, is_synthetic=is_synthetic)
             trained.append(model)
-        model = trained[0] if members == 1 else Ensemble(trained)
+        model = assemble(trained)
         own_accuracy = (predict(model, x, 1000) == y).float().mean().item()
         live.log_metric("accuracy_on_own_training_data", own_accuracy, plot=False)
         live.log_metric("n_train", len(x), plot=False)
