@@ -407,9 +407,16 @@ def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
     for dataset, data in table.groupby("dataset"):
         label = f"accuracy on the real {dataset} test set (%)"
         configs = curve_configs(data)
+        sizes = sorted(int(n) for n in data["n_per_class"].unique())
         if configs:
+            # One x axis for every panel, labelled with the sizes measured (not 2x10^2).
             fig, axes = plt.subplots(
-                1, len(configs), figsize=(5 * len(configs), 4), sharey=True, squeeze=False
+                1,
+                len(configs),
+                figsize=(5 * len(configs), 4),
+                sharex=True,
+                sharey=True,
+                squeeze=False,
             )
             for ax, config in zip(axes[0], configs, strict=True):
                 for source, line in data[data["config"] == config].groupby("source"):
@@ -424,6 +431,8 @@ def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
                         label=source,
                     )
                 ax.set(xscale="log", title=config, xlabel="real images per class")
+                ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+                ax.set_xticks([], minor=True)
                 ax.grid(alpha=0.3)
             axes[0][0].set_ylabel(label)
             axes[0][0].legend()
