@@ -257,6 +257,23 @@ def exp_show(revs: list[str] | None = None) -> list[dict[str, Any]]:
     return list(experiments(json.loads(out)))
 
 
+def queued_tasks() -> list[str]:
+    """The tasks waiting in the DVC queue, which `dvc exp run --run-all` runs first."""
+    out = subprocess.run(["dvc", "queue", "status"], check=True, capture_output=True, text=True)
+    return parse_queue_status(out.stdout)
+
+
+def parse_queue_status(text: str) -> list[str]:
+    """The study names (or, for other tasks, the task ids) of the `Queued` rows of
+    `dvc queue status`, whose columns are Task, Name, Created (a time or a date) and Status."""
+    names = []
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) > 1 and parts[-1] == "Queued":
+            names.append(next((p for p in parts[1:-1] if parse_name(p)), parts[0]))
+    return names
+
+
 def _file_data(files: dict[str, Any] | None, path: str) -> dict[str, Any]:
     entry = (files or {}).get(path) or {}
     return entry.get("data") or {}
@@ -574,9 +591,18 @@ def main() -> None:
     if args.collect_only:
         collect(args.out, args.rev)
         return
-    points = itertools.product(args.datasets, args.configs, args.n_per_class, args.seeds)
+    points = list(itertools.product(args.datasets, args.configs, args.n_per_class, args.seeds))
     known = {exp["name"] for exp in exp_show() if parse_name(exp.get("name") or "")}
     todo = [p for p in points if experiment_name(*p) not in known]
+    # Tasks an interrupted study left queued run below, not queued twice; any others run first.
+    queued = queued_tasks()
+    todo = [p for p in todo if experiment_name(*p) not in queued]
+    others = sorted(set(queued) - {experiment_name(*p) for p in points})
+    if others:
+        print(
+            f"warning: {len(others)} queued task(s) outside this plan will run first: "
+            f"{', '.join(others)} (`dvc queue remove --queued` drops them)"
+        )
     print(f"{len(todo)} experiment(s) to queue; {len(known)} already in `dvc exp show`")
     if args.plan:
         for point in todo:

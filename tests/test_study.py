@@ -18,6 +18,7 @@ from scripts.study import (
     merge_rows,
     mlp_twin,
     parse_name,
+    parse_queue_status,
     rows_from_experiment,
     stage_seconds,
     summarise,
@@ -324,3 +325,17 @@ def test_figures_draw_curves_only_where_there_is_a_curve(tmp_path) -> None:
     assert all(path.stat().st_size > 0 for path in written)
     only_one_size = summarise(pd.DataFrame(rows("fewshot", [100])))
     assert plot_curves(only_one_size, tmp_path / "alone") == []
+
+
+def test_queue_status_gives_the_tasks_still_waiting_by_name() -> None:
+    status = """\
+Task     Name                             Created    Status
+9b672ae  study-mnist-fewshot-15k-n100-s3  01:01 AM   Failed
+1c2d3e4  study-mnist-recipe-n200-s1       Nov 30, 2026  Queued
+5f6a7b8                                   01:05 AM   Queued
+0a1b2c3  study-mnist-recipe-n200-s2       01:06 AM   Running
+
+Worker status: 0 active, 0 idle
+"""
+    assert parse_queue_status(status) == ["study-mnist-recipe-n200-s1", "5f6a7b8"]
+    assert parse_queue_status("Task  Name  Created  Status\n") == []
