@@ -99,6 +99,8 @@ for _name in [name for name in CONFIGS if name.startswith("fewshot")]:
 # A generator budget that grows with the data: 6,000 steps at batch 32 pass 192 times over
 # 100 images per class but 38 times over 500; 15,000 steps (2.5x) is 96 passes at 500.
 CONFIGS["fewshot-15k"] = [*CONFIGS["fewshot"], "cgan.steps=15000"]
+# Between the two at 100 per class, where 15,000 doubled the near-copies.
+CONFIGS["fewshot-10k"] = [*CONFIGS["fewshot"], "cgan.steps=10000"]
 # The strong CNN on those generators, as drawn and choosing the best 1 in 4 with half of
 # every mixed batch real (the strong CNN's best configuration at 6,000 steps).
 for _name in ("fewshot-strong", "fewshot-strong-select-half"):
