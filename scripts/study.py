@@ -430,8 +430,8 @@ def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
     for dataset, data in table.groupby("dataset"):
         label = f"accuracy on the real {dataset} test set (%)"
         configs = curve_configs(data)
-        sizes = sorted(int(n) for n in data["n_per_class"].unique())
         if configs:
+            sizes = sorted(int(n) for n in data["n_per_class"].unique())
             # One x axis for every panel, labelled with the sizes measured (not 2x10^2).
             fig, axes = plt.subplots(
                 1,
@@ -595,11 +595,10 @@ def main() -> None:
         return
     points = list(itertools.product(args.datasets, args.configs, args.n_per_class, args.seeds))
     known = {exp["name"] for exp in exp_show() if parse_name(exp.get("name") or "")}
-    todo = [p for p in points if experiment_name(*p) not in known]
     # Tasks an interrupted study left queued run below, not queued twice; any others run first.
-    queued = queued_tasks()
-    todo = [p for p in todo if experiment_name(*p) not in queued]
-    others = sorted(set(queued) - {experiment_name(*p) for p in points})
+    queued = set(queued_tasks())
+    todo = [p for p in points if experiment_name(*p) not in known | queued]
+    others = sorted(queued - {experiment_name(*p) for p in points})
     if others:
         print(
             f"warning: {len(others)} queued task(s) outside this plan will run first: "
