@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fewshot import paths
@@ -94,6 +95,7 @@ def workspace_rows(
                 # with `classifier.members` > 1: member 0 alone, and the vote of the first k
                 "members": test.get("members", 1),
                 "real_test_accuracy_single": test.get("accuracy_single", test["accuracy"]),
+                "real_test_accuracy_members": members_cell(test),
                 **{
                     f"real_test_accuracy_k{k}": value
                     for k, value in test.get("accuracy_first_k", {}).items()
@@ -107,12 +109,34 @@ def workspace_rows(
     return rows
 
 
+def members_cell(test: dict) -> str | None:
+    """An ensemble's members, each alone, as one CSV cell ("0.9878;0.9891;0.9891")."""
+    members = test.get("accuracy_members")
+    return ";".join(str(accuracy) for accuracy in members) if members else None
+
+
+def within_subset_sd(cells: pd.Series) -> float:
+    """The spread of one classifier from its own seed (init, data order, augmentation) with the
+    training data fixed: the sample variances of each run's members, pooled over runs."""
+    members = [[float(a) for a in cell.split(";")] for cell in cells.dropna()]
+    variances = [np.var(accuracies, ddof=1) for accuracies in members if len(accuracies) > 1]
+    return float(np.sqrt(np.mean(variances))) if variances else float("nan")
+
+
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = runs.groupby(["config", "classifier", "source"], sort=False)
     table = grouped["real_test_accuracy"].agg(["mean", "std", "min", "max", "count"])
     table["own training data (mean)"] = grouped["own_training_data_accuracy"].mean()
+    if "real_test_accuracy_members" in runs and runs["real_test_accuracy_members"].notna().any():
+        # beside `std` (over subsets): how much of it one CNN's own seed would give alone
+        table["member std (within subset)"] = grouped["real_test_accuracy_members"].agg(
+            within_subset_sd
+        )
     # An ensemble's members: member 0 alone and the vote of the first k, beside the whole vote.
-    for column in [c for c in runs if c.startswith("real_test_accuracy_")]:
+    numeric = [
+        c for c in runs if c.startswith("real_test_accuracy_") and c != "real_test_accuracy_members"
+    ]
+    for column in numeric:
         if runs[column].notna().any():
             table[column.removeprefix("real_test_accuracy_") + " (mean)"] = grouped[column].mean()
     return table.rename(columns={"count": "runs"}).reset_index()

@@ -186,9 +186,11 @@ def test_an_experiment_gets_the_train_cgan_time_of_the_run_with_its_params() -> 
     assert row["train_cgan_s"] == 400.0 and row["source"] == "real"
     assert row["test_accuracy_tta"] == 0.91
     assert row["test_accuracy_single"] == 0.9  # a single classifier is its own member 0
-    metric["data"].update(members=3, accuracy_single=0.88)
+    assert row["test_accuracy_members"] is None
+    metric["data"].update(members=3, accuracy_single=0.88, accuracy_members=[0.88, 0.89, 0.87])
     (row,) = rows_from_experiment(exp, records)
     assert (row["test_accuracy"], row["test_accuracy_single"]) == (0.9, 0.88)
+    assert row["test_accuracy_members"] == "0.88;0.89;0.87"
     assert summarise(pd.DataFrame([row])).loc[0, "mean_single"] == 0.88
 
 
