@@ -1,0 +1,154 @@
+"""Which real training images does the generator never come near? Mode dropping, per image.
+
+Draws `--draws` images per class from a trained generator (as `generate` does: its
+`generate.sampling`, then `generate.normalise`), gives each to its nearest real training
+image of its class (pixels), and counts how many each real image gets. An even spread gives
+every real image draws / n_per_class; a style the generator dropped (MNIST's crossed 7) gets
+none. Writes a table per class and a figure of each class's least-covered real images. Reads
+no test data.
+
+    python scripts/diagnose_coverage.py                      # the workspace's generator
+    python scripts/diagnose_coverage.py --exp study-mnist-fewshot-15k-strong-select-half-n100-s2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from fewshot import paths  # noqa: E402
+from fewshot.data import load_subset  # noqa: E402
+from fewshot.generation import as_source_samples, draw_class  # noqa: E402
+from fewshot.io import load_state  # noqa: E402
+from fewshot.models import GENERATORS, N_CLASSES  # noqa: E402
+from fewshot.normalise import normalise_class, real_geometry  # noqa: E402
+from fewshot.params import load_params  # noqa: E402
+
+SHOWN = 12  # least-covered real images shown per class
+
+
+def git_show(ref: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "show", f"{ref}:{path}"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def cached(lock: dict, stage: str, path: Path, cache: Path) -> Path:
+    """The file in DVC cache `cache` of output `path` of `stage` in a dvc.lock (inside a
+    directory output too)."""
+    root = cache / "files/md5"
+    for out in lock["stages"][stage]["outs"]:
+        md5, parent = out["md5"], Path(out["path"])
+        if parent == path:
+            return root / md5[:2] / md5[2:]
+        if md5.endswith(".dir") and parent in path.parents:
+            listing = json.loads((root / md5[:2] / md5[2:]).read_text())
+            inner = path.relative_to(parent).as_posix()
+            md5 = next(entry["md5"] for entry in listing if entry["relpath"] == inner)
+            return root / md5[:2] / md5[2:]
+    raise SystemExit(f"error: {stage} has no output {path} in the experiment's dvc.lock")
+
+
+def experiment(name: str) -> tuple[dict, Path, Path]:
+    """An experiment's params and the cached files of its generator and real subset, without
+    touching the workspace (`dvc exp apply` would)."""
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/exps"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    found = [ref for ref in refs if ref.rsplit("/", 1)[-1] == name]
+    if not found:
+        raise SystemExit(f"error: no experiment named {name!r} here (`dvc exp list -A`)")
+    params = yaml.safe_load(git_show(found[-1], "params.yaml"))
+    lock = yaml.safe_load(git_show(found[-1], "dvc.lock"))
+    dvc_cache = subprocess.run(["dvc", "cache", "dir"], check=True, capture_output=True, text=True)
+    cache = Path(dvc_cache.stdout.strip())
+    files = (
+        cached(lock, "train_cgan", paths.GENERATOR, cache),
+        cached(lock, "subsample", paths.SUBSET_FILE, cache),
+    )
+    for file in files:
+        if not file.exists():
+            raise SystemExit(f"error: {name}'s {file} is not in the DVC cache; `dvc pull` it")
+    return params, *files
+
+
+def neighbour_counts(generated: torch.Tensor, real: torch.Tensor) -> np.ndarray:
+    """How many of `generated` have each of `real` as their nearest (pixels)."""
+    nearest = torch.cdist(generated.flatten(1).float(), real.flatten(1).float()).argmin(1)
+    return torch.bincount(nearest, minlength=len(real)).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exp", help="a DVC experiment's generator (default: the workspace's)")
+    parser.add_argument("--draws", type=int, default=4000, help="images drawn per class")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/coverage"))
+    args = parser.parse_args()
+    if args.exp:
+        params, generator, subset = experiment(args.exp)
+    else:
+        params, generator, subset = load_params(), paths.GENERATOR, paths.SUBSET_FILE
+    cgan, generate = params["cgan"], params["generate"]
+    netg = GENERATORS[cgan["generator"]](cgan["noise_dim"], cgan["base_channels"])
+    netg = load_state(generator, netg)
+    if generate["sampling"] == "source":
+        netg = as_source_samples(netg)
+    real, real_labels, _ = load_subset(subset)
+    geometry = real_geometry(real, real_labels)
+    rng = torch.Generator().manual_seed(params["seed"])
+    rows, least = [], []
+    for cls in range(N_CLASSES):
+        drawn = draw_class(netg, cls, args.draws, 1000, rng, generate["sampling"])
+        drawn = normalise_class(drawn, cls, generate["normalise"], geometry)
+        mine = torch.as_tensor(real[real_labels == cls])
+        counts = neighbour_counts(drawn, mine)
+        fair = args.draws / len(mine)
+        rows.append(
+            {
+                "class": cls,
+                "real_images": len(mine),
+                "even_share": fair,
+                "never_nearest": int((counts == 0).sum()),
+                "under_a_tenth_of_even": int((counts < fair / 10).sum()),
+                "most": int(counts.max()),
+            }
+        )
+        order = np.argsort(counts, kind="stable")[:SHOWN]
+        least.append([(mine[i].numpy(), int(counts[i])) for i in order])
+    table = pd.DataFrame(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out.with_suffix(".csv"), index=False)
+    print(table.to_markdown(index=False, floatfmt=".0f"))
+    figure, axes = plt.subplots(N_CLASSES, SHOWN, figsize=(SHOWN * 0.8, N_CLASSES * 0.95))
+    for cls, row in enumerate(least):
+        for ax, (image, count) in zip(axes[cls], row, strict=True):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+            ax.set_title(str(count), fontsize=7, color="crimson" if count == 0 else "black")
+            ax.axis("off")
+    source = args.exp or "the workspace's generator"
+    figure.suptitle(
+        f"Real training images with the fewest of {args.draws} generated neighbours per class"
+        f"\n({source}; even share {args.draws // params['n_per_class']})",
+        fontsize=8,
+    )
+    figure.tight_layout()
+    figure.savefig(args.out.with_suffix(".png"), dpi=110)
+    print(f"-> {args.out.with_suffix('.csv')}, {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""scripts/diagnose_coverage.py: nearest-real counts, and finding an experiment's files in
+the DVC cache from its dvc.lock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from scripts.diagnose_coverage import cached, neighbour_counts
+
+
+def test_each_generated_image_counts_for_its_nearest_real_image_only() -> None:
+    real = torch.tensor([0, 100, 250], dtype=torch.uint8).view(3, 1, 1).expand(3, 2, 2)
+    generated = torch.tensor([5, 10, 90, 120, 20], dtype=torch.uint8).view(-1, 1, 1)
+    counts = neighbour_counts(generated.expand(-1, 2, 2), real)
+    assert counts.tolist() == [3, 2, 0]  # nothing near the bright style: never nearest
+
+
+def test_cached_finds_a_file_output_and_a_file_inside_a_directory_output(tmp_path) -> None:
+    root = tmp_path / "files/md5"
+
+    def store(md5: str, text: str) -> Path:
+        path = root / md5[:2] / md5[2:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    generator = store("aa11", "weights")
+    subset = store("bb22", "npz")
+    store("cc33.dir", json.dumps([{"relpath": "subset.npz", "md5": "bb22"}]))
+    lock = {
+        "stages": {
+            "train_cgan": {"outs": [{"path": "models/generator.pt", "md5": "aa11"}]},
+            "subsample": {"outs": [{"path": "data/train/real", "md5": "cc33.dir"}]},
+        }
+    }
+    assert cached(lock, "train_cgan", Path("models/generator.pt"), tmp_path) == generator
+    assert cached(lock, "subsample", Path("data/train/real/subset.npz"), tmp_path) == subset
+    with pytest.raises(SystemExit, match="no output models/other.pt"):
+        cached(lock, "train_cgan", Path("models/other.pt"), tmp_path)
