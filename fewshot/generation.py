@@ -88,33 +88,6 @@ def most_confident(images: torch.Tensor, cls: int, keep: int, scorer: Scorer) ->
     return images[order.sort().values]
 
 
-def covering(
-    images: torch.Tensor, cls: int, keep: int, scorer: Scorer, real: torch.Tensor
-) -> torch.Tensor:
-    """The `keep` images spread evenly over the class's `real` images (uint8, (M, 28, 28)),
-    in the order they were drawn.
-
-    Each generated image belongs to its nearest real image in pixels, and the real images take
-    turns: every one's most confident image first, then every one's second, and so on. A
-    style few real images have (the crossed 7) keeps its share, where `most_confident` keeps
-    the most typical digits and drops it. Images the scorer gives another class come last."""
-    probs = scorer(images)
-    mislabelled = (probs.argmax(1) != cls).long()
-    nearest = torch.cdist(images.flatten(1).float(), real.flatten(1).float()).argmin(1)
-    # the correctly labelled first, each group by confidence (in [0, 1])
-    by_confidence = torch.sort(2 * mislabelled - probs[:, cls], stable=True).indices
-    # rank of each image among those of its real image, in that order
-    rank = torch.empty_like(nearest)
-    for member in nearest.unique():
-        mine = by_confidence[nearest[by_confidence] == member]
-        rank[mine] = torch.arange(len(mine), device=rank.device)
-    # one sort key: the correctly labelled first, then by rank, then by confidence
-    key = (mislabelled * len(images) + rank) * len(images)
-    key[by_confidence] += torch.arange(len(images), device=key.device)
-    order = torch.sort(key).indices[:keep]
-    return images[order.sort().values]
-
-
 def write_image_folder(
     netg: nn.Module,
     folder: Path,
@@ -127,8 +100,6 @@ def write_image_folder(
     sampling: str = "eval",
     normalise: str = "none",
     geometry: Geometry | None = None,
-    selection: str = "confident",
-    real: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> int:
     """Write `per_class` images of each class as <folder>/<class>/<n:05d>.png; return the count.
 
@@ -136,14 +107,11 @@ def write_image_folder(
     encodes earlier classes; the noise comes from `rng`, so a seed gives the same images.
     `normalise` (params.NORMALISE_MODES) moves and scales each image to the real images'
     `geometry` before anything else sees it. With `oversample` k > 1, k * per_class images
-    are drawn per class and `per_class` kept: by `selection` "confident" those `scorer` is
-    most confident belong to the class, by "cover" those spread over the real images (`real`:
-    images and labels) as `covering` says.
+    are drawn per class and the `per_class` that `scorer` is most confident belong to the
+    class are kept.
     """
     if oversample > 1 and scorer is None:
         raise ValueError("oversampling needs a scorer to choose the images to keep")
-    if oversample > 1 and selection == "cover" and real is None:
-        raise ValueError("selection 'cover' needs the real images to spread over")
     if sampling == "source":
         netg = as_source_samples(netg)
     jobs = []
@@ -152,10 +120,7 @@ def write_image_folder(
         count = per_class * oversample
         images = draw_class(netg, cls, count, batch_size, rng, sampling)
         images = normalise_class(images, cls, normalise, geometry)
-        if oversample > 1 and selection == "cover":
-            real_images, real_labels = real
-            images = covering(images, cls, per_class, scorer, real_images[real_labels == cls])
-        elif oversample > 1:
+        if oversample > 1:
             images = most_confident(images, cls, per_class, scorer)
         images = images.cpu().numpy()
         for first in range(0, per_class, batch_size):

@@ -110,7 +110,6 @@ SCHEMA: dict[str, Any] = {
         "oversample": _int(1, 100),
         "sampling": Field(str, choices=("source", "eval")),
         "normalise": Field(str, choices=NORMALISE_MODES),
-        "selection": Field(str, choices=("confident", "cover")),
     },
     "classifier": {
         "arch": Field(str, choices=("mlp", "lenet", "cnn")),

@@ -111,12 +111,6 @@ CONFIGS["fewshot-15k-strong-half"] = [
     *CONFIGS["fewshot-15k-strong"],
     "classifier.synthetic_fraction=0.5",
 ]
-# The 1 in 4 kept spread evenly over the real images instead of the surest (`selection:
-# cover`): the surest are the most typical digits, and the rare styles (the crossed 7) go.
-CONFIGS["fewshot-15k-strong-cover-half"] = [
-    *CONFIGS["fewshot-15k-strong-select-half"],
-    "generate.selection=cover",
-]
 # Five times the generated images (5,000 per class, the best 1 in 4 of 20,000): the strong
 # CNN's 2,400 steps then see each generated image about 6 times instead of 30.
 CONFIGS["fewshot-15k-strong-select-half-x5"] = [

@@ -7,9 +7,7 @@ saved with save_image(normalize=True)); `eval` uses BatchNorm's running statisti
 [-1, 1] to [0, 255].
 With `generate.oversample` k > 1, k times as many images are drawn and the ones the
 real-only classifier (trained on the real subset alone, never on test data) is most confident
-belong to their class are kept (`generate.selection: confident`), or those spread evenly over
-the real subset's images of their class, each real image's most confident neighbours first
-(`cover`). `generate.normalise` moves (`centre`) and scales
+belong to their class are kept. `generate.normalise` moves (`centre`) and scales
 (`scale_centre`) each generated digit to the centre of mass and size of the real subset's
 digits of its class, as MNIST built its own (fewshot/normalise.py), before any selection.
 The folder appears only once every file is written.
@@ -59,15 +57,9 @@ def main() -> None:
         if oversample > 1
         else None
     )
-    geometry, real = None, None
-    cover = oversample > 1 and gen_cfg["selection"] == "cover"
-    if gen_cfg["normalise"] != "none" or cover:
-        real_images, real_labels, _ = load_subset(paths.SUBSET_FILE)
-        real = (
-            torch.as_tensor(real_images, device=device),
-            torch.as_tensor(real_labels, device=device),
-        )
+    geometry = None
     if gen_cfg["normalise"] != "none":
+        real_images, real_labels, _ = load_subset(paths.SUBSET_FILE)
         geometry = real_geometry(real_images, real_labels)
     start = time.perf_counter()
     with png_pool() as pool, atomic_dir(paths.SYNTHETIC_DIR) as tmp:
@@ -85,11 +77,8 @@ def main() -> None:
             gen_cfg["sampling"],
             gen_cfg["normalise"],
             geometry,
-            gen_cfg["selection"],
-            real,
         )
     kept = f", the best 1 in {oversample} by the real-only classifier" if oversample > 1 else ""
-    kept += ", spread over the real images" if cover else ""
     if geometry is not None:
         kept += f", {gen_cfg['normalise']} to the real subset's geometry"
     print(

@@ -487,31 +487,6 @@ def test_oversampling_keeps_the_images_the_scorer_is_surest_of_in_draw_order() -
     assert most_confident(images, 3, 1, scorer)[:, 0, 0].tolist() == [200]  # the first tie
 
 
-def test_covering_gives_each_real_image_its_share_where_confidence_keeps_the_typical() -> None:
-    from fewshot.generation import covering, most_confident
-
-    # two real digits: a dark style (0) and a rare bright one (250)
-    real = torch.tensor([0, 250], dtype=torch.uint8).view(2, 1, 1).expand(2, 2, 2)
-    # drawn: four near the dark style, the scorer surer of them; two near the bright one;
-    # one bright image the scorer gives another class
-    values = [10, 20, 30, 40, 240, 230, 245]
-    confidence = [0.9, 0.95, 0.8, 0.85, 0.6, 0.7, 0.99]
-    images = torch.tensor(values, dtype=torch.uint8).view(-1, 1, 1).expand(-1, 2, 2)
-
-    def scorer(x: torch.Tensor) -> torch.Tensor:
-        p = torch.zeros(len(x), 10)
-        p[:, 3] = torch.tensor(confidence)
-        p[-1, 5] = 1.0  # the last is read as a 5
-        return p
-
-    typical = most_confident(images, 3, 4, scorer)[:, 0, 0].tolist()
-    assert typical == [10, 20, 40, 245]  # no room for the rare style but its mislabelled one
-    spread = covering(images, 3, 4, scorer, real)[:, 0, 0].tolist()
-    assert spread == [10, 20, 240, 230]  # two each, the surest of each first, as drawn
-    # more kept than correctly labelled: the mislabelled image comes in last
-    assert covering(images, 3, 7, scorer, real)[:, 0, 0].tolist() == values
-
-
 def test_write_image_folder_selects_only_with_a_scorer(tmp_path) -> None:
     from fewshot.generation import write_image_folder
     from fewshot.models import FewShotGenerator
@@ -524,14 +499,7 @@ def test_write_image_folder_selects_only_with_a_scorer(tmp_path) -> None:
             write_image_folder(netg, tmp_path / "a", 3, 2, rng, pool, oversample=2)
         uniform = lambda x: torch.full((len(x), 10), 0.1)  # noqa: E731
         written = write_image_folder(netg, tmp_path / "b", 3, 2, rng, pool, 4, uniform)
-        with pytest.raises(ValueError, match="needs the real images"):
-            write_image_folder(netg, tmp_path / "c", 3, 2, rng, pool, 4, uniform, selection="cover")
-        real = (torch.randint(0, 256, (20, 28, 28), dtype=torch.uint8), torch.arange(20) % 10)
-        covered = write_image_folder(
-            netg, tmp_path / "d", 3, 2, rng, pool, 4, uniform, selection="cover", real=real
-        )
     assert written == 30 and len(list((tmp_path / "b").glob("*/*.png"))) == 30
-    assert covered == 30 and len(list((tmp_path / "d").glob("*/*.png"))) == 30
 
 
 def test_source_discriminator_shapes_and_biases() -> None:
