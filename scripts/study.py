@@ -111,6 +111,13 @@ CONFIGS["fewshot-15k-strong-half"] = [
     *CONFIGS["fewshot-15k-strong"],
     "classifier.synthetic_fraction=0.5",
 ]
+# Without the auxiliary classifier (AC-GAN) term: it rewards the generator for digits the
+# discriminator's head finds easy to classify, the typical ones; weight 2 lowered recall
+# (docs/results.md). Does the generator then draw the styles it drops (the crossed 7)?
+CONFIGS["fewshot-15k-noaux-strong-half"] = [
+    *CONFIGS["fewshot-15k-strong-half"],
+    "cgan.aux_weight=0.0",
+]
 # Five times the generated images (5,000 per class, the best 1 in 4 of 20,000): the strong
 # CNN's 2,400 steps then see each generated image about 6 times instead of 30.
 CONFIGS["fewshot-15k-strong-select-half-x5"] = [
