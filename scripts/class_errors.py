@@ -14,33 +14,12 @@ import argparse
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from fewshot import paths
-
-
-def experiment_ref(name: str) -> str:
-    """The git ref DVC keeps experiment `name` under (refs/exps/<baseline>/<name>)."""
-    refs = subprocess.run(
-        ["git", "for-each-ref", "--format=%(refname)", "refs/exps"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    found = [ref for ref in refs if ref.rsplit("/", 1)[-1] == name]
-    if not found:
-        sys.exit(f"error: no experiment named {name!r} in this repository (`dvc exp list -A`)")
-    return found[-1]
-
-
-def committed(ref: str, path: str) -> str:
-    return subprocess.run(
-        ["git", "show", f"{ref}:{path}"], check=True, capture_output=True, text=True
-    ).stdout
+from fewshot.experiments import committed, experiment_ref
 
 
 def per_class(ref: str, source: str) -> pd.Series:

@@ -29,6 +29,7 @@ import yaml  # noqa: E402
 
 from fewshot import paths  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
+from fewshot.experiments import committed, experiment_ref  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
 from fewshot.io import load_state  # noqa: E402
 from fewshot.models import GENERATORS, N_CLASSES  # noqa: E402
@@ -36,12 +37,6 @@ from fewshot.normalise import normalise_class, real_geometry  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
 
 SHOWN = 12  # least-covered real images shown per class
-
-
-def git_show(ref: str, path: str) -> str:
-    return subprocess.run(
-        ["git", "show", f"{ref}:{path}"], check=True, capture_output=True, text=True
-    ).stdout
 
 
 def cached(lock: dict, stage: str, path: Path, cache: Path) -> Path:
@@ -63,17 +58,9 @@ def cached(lock: dict, stage: str, path: Path, cache: Path) -> Path:
 def experiment(name: str) -> tuple[dict, Path, Path]:
     """An experiment's params and the cached files of its generator and real subset, without
     touching the workspace (`dvc exp apply` would)."""
-    refs = subprocess.run(
-        ["git", "for-each-ref", "--format=%(refname)", "refs/exps"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    found = [ref for ref in refs if ref.rsplit("/", 1)[-1] == name]
-    if not found:
-        raise SystemExit(f"error: no experiment named {name!r} here (`dvc exp list -A`)")
-    params = yaml.safe_load(git_show(found[-1], "params.yaml"))
-    lock = yaml.safe_load(git_show(found[-1], "dvc.lock"))
+    ref = experiment_ref(name)
+    params = yaml.safe_load(committed(ref, "params.yaml"))
+    lock = yaml.safe_load(committed(ref, "dvc.lock"))
     dvc_cache = subprocess.run(["dvc", "cache", "dir"], check=True, capture_output=True, text=True)
     cache = Path(dvc_cache.stdout.strip())
     files = (
