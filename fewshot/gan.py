@@ -18,7 +18,15 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fewshot.augment import diff_augment
-from fewshot.models import DISCRIMINATORS, GENERATORS, N_CLASSES, Discriminator, dcgan_init
+from fewshot.instances import class_neighbours, instance_features
+from fewshot.models import (
+    DISCRIMINATORS,
+    N_CLASSES,
+    Discriminator,
+    InstanceGenerator,
+    build_generator,
+    dcgan_init,
+)
 from fewshot.runtime import adam, autocast, batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -93,10 +101,26 @@ def capped_mode_seeking_loss(
     return (1 - (gaps / spread[labels[:h]]).clamp(max=1)).mean()
 
 
-def build_cgan(cfg: dict[str, Any], device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """The generator and discriminator that `cgan.generator` and `cgan.discriminator` name."""
-    netg = GENERATORS[cfg["generator"]](cfg["noise_dim"], cfg["base_channels"])
-    netd = DISCRIMINATORS[cfg["discriminator"]](cfg["base_channels"])
+def build_cgan(
+    cfg: dict[str, Any],
+    device: torch.device,
+    images: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
+) -> tuple[nn.Module, nn.Module]:
+    """The generator and discriminator that `cgan.generator` and `cgan.discriminator` name.
+
+    With `cgan.instance_dim` > 0 both are instance-conditioned and the generator is given the
+    features of the real `images` (and their `labels`) it trains on, before any EMA copy.
+    """
+    netg = build_generator(cfg)
+    instance_dim = cfg["instance_dim"]
+    if instance_dim:
+        if images is None or labels is None:
+            raise ValueError("an instance-conditioned CGAN needs the real images it trains on")
+        netg.set_instances(instance_features(images, instance_dim), labels)
+        netd = DISCRIMINATORS[cfg["discriminator"]](cfg["base_channels"], instance_dim=instance_dim)
+    else:
+        netd = DISCRIMINATORS[cfg["discriminator"]](cfg["base_channels"])
     netg.apply(dcgan_init)
     if isinstance(netd, Discriminator):  # spectral-norm layers keep PyTorch's default init
         netd.apply(dcgan_init)
@@ -134,26 +158,58 @@ def sample(netg: nn.Module, noise: torch.Tensor, labels: torch.Tensor) -> torch.
     return images
 
 
+def _paired(t: torch.Tensor, cfg: dict[str, Any]) -> torch.Tensor:
+    """With mode seeking, the second half repeats the first so each pair shares its condition."""
+    if cfg["mode_seeking"] == 0:
+        return t
+    h = len(t) // 2
+    t = t.clone()
+    t[h : 2 * h] = t[:h]
+    return t
+
+
 def _fake_labels(y: torch.Tensor, cfg: dict[str, Any], rng: torch.Generator) -> torch.Tensor:
-    """Labels to generate for: the real batch's, or drawn at random (the source's randint).
-    With mode seeking, the second half repeats the first so each pair shares its label."""
+    """Labels to generate for: the real batch's, or drawn at random (the source's randint)."""
     if cfg["fake_labels"] == "random":
         y = torch.randint(N_CLASSES, y.shape, generator=rng, device=rng.device).to(y.device)
-    if cfg["mode_seeking"] > 0:
-        h = len(y) // 2
-        y = y.clone()
-        y[h : 2 * h] = y[:h]
-    return y
+    return _paired(y, cfg)
 
 
 def _d_outputs(
-    netd: nn.Module, images: torch.Tensor, labels: torch.Tensor, aux: bool
+    netd: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    aux: bool,
+    instances: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """D's score and, for the auxiliary-classifier loss, its class logits."""
-    if not aux:
+    """D's score and, for the auxiliary-classifier loss, its class logits. `instances`: the
+    conditioning images' features, for an instance-conditioned D."""
+    if not aux and instances is None:
         return netd(images, labels).float(), None
     phi = netd.features(images)
-    return netd.score(phi, labels).float(), netd.classify(phi).float()
+    score = netd.score(phi, labels, instances).float()
+    return score, netd.classify(phi).float() if aux else None
+
+
+class _InstanceBatches:
+    """What an instance-conditioned CGAN trains on: each batch index i is a conditioning real
+    image; D sees one of its `cgan.instance_neighbours` nearest real images of the same class
+    (itself included) as the real image for it, and G draws for the same instances."""
+
+    def __init__(self, netg: InstanceGenerator, labels: torch.Tensor, cfg: dict[str, Any]):
+        self.features = netg.features.to(labels.device)
+        self.neighbours = class_neighbours(self.features, labels, cfg["instance_neighbours"])
+        self.cfg = cfg
+
+    def draw(
+        self, idx: torch.Tensor, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the real images D sees, their conditioning features, the instances G draws for,
+        theirs), the first and third as indices into the subset."""
+        k = self.neighbours.shape[1]
+        column = torch.randint(k, idx.shape, generator=rng, device=rng.device).to(idx.device)
+        fake = _paired(idx, self.cfg)
+        return self.neighbours[idx, column], self.features[idx], fake, self.features[fake]
 
 
 def train_cgan(
@@ -174,6 +230,7 @@ def train_cgan(
     `cgan.aux_weight` adds AC-GAN's cross-entropy (D on real images, G on its fakes);
     `cgan.mode_seeking` weighs a mode-seeking term (`cgan.mode_seeking_form`: MSGAN's, or
     capped at each class's real variety); an `ema` is updated after every G step.
+    `cgan.instance_dim` > 0 trains an instance-conditioned pair (`_InstanceBatches`).
     """
     loss_d_of, loss_g_of = gan_losses(cfg["loss"])
     images = images.contiguous(memory_format=torch.channels_last)
@@ -185,6 +242,7 @@ def train_cgan(
     def augment(x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, rng, cfg["diffaugment"])
 
+    pairs = _InstanceBatches(netg, labels, cfg) if cfg["instance_dim"] else None
     aux = aux_weight > 0
     if aux and not hasattr(netd, "classify"):
         raise ValueError(f"cgan.aux_weight needs a discriminator with a classifier head: {netd}")
@@ -203,13 +261,17 @@ def train_cgan(
             if done == steps:
                 stats = stats[:step]
                 break
-            real, y = images[idx], labels[idx]
-            y_fake = _fake_labels(y, cfg, rng)
+            y, h_real, h_fake, instances = labels[idx], None, None, ()
+            if pairs is None:
+                real, y_fake = images[idx], _fake_labels(y, cfg, rng)
+            else:
+                real_idx, h_real, fake_idx, h_fake = pairs.draw(idx, rng)
+                real, y_fake, instances = images[real_idx], labels[fake_idx], (fake_idx,)
             noise = torch.randn(len(idx), netg.noise_dim, generator=rng, device=rng.device)
             with amp:
-                fake = netg(noise, y_fake)
-                real_score, real_logits = _d_outputs(netd, augment(real), y, aux)
-                fake_score, _ = _d_outputs(netd, augment(fake.detach()), y_fake, aux=False)
+                fake = netg(noise, y_fake, *instances)
+                real_score, real_logits = _d_outputs(netd, augment(real), y, aux, h_real)
+                fake_score, _ = _d_outputs(netd, augment(fake.detach()), y_fake, False, h_fake)
             loss_d = loss_d_of(real_score, fake_score)
             if aux:
                 loss_d = loss_d + aux_weight * F.cross_entropy(real_logits, y)
@@ -219,7 +281,7 @@ def train_cgan(
 
             netd.requires_grad_(False)
             with amp:
-                score, logits = _d_outputs(netd, augment(fake), y_fake, aux)
+                score, logits = _d_outputs(netd, augment(fake), y_fake, aux, h_fake)
             loss_g = loss_g_of(score)
             if aux:
                 loss_g = loss_g + aux_weight * F.cross_entropy(logits, y_fake)

@@ -135,11 +135,12 @@ class FewShotGenerator(nn.Module):
     base_channels 16, most of it in the two transposed convolutions.
     """
 
-    def __init__(self, noise_dim: int = 100, base_channels: int = 16) -> None:
+    def __init__(self, noise_dim: int = 100, base_channels: int = 16, extra_dim: int = 0) -> None:
         super().__init__()
         self.noise_dim = noise_dim
         c = base_channels
-        self.fc = nn.Linear(noise_dim + N_CLASSES, c * 8 * 7 * 7)
+        # extra_dim: more conditioning beside the noise (InstanceGenerator's instance features)
+        self.fc = nn.Linear(noise_dim + N_CLASSES + extra_dim, c * 8 * 7 * 7)
         self.bn0 = ConditionalBatchNorm2d(c * 8)
         self.up1 = nn.ConvTranspose2d(c * 8, c * 4, 4, 2, 1, bias=False)  # 7 -> 14
         self.bn1 = ConditionalBatchNorm2d(c * 4)
@@ -148,12 +149,79 @@ class FewShotGenerator(nn.Module):
         self.out = nn.Conv2d(c * 2, 1, 3, 1, 1)
 
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        z = torch.cat([noise.view(len(noise), -1), one_hot(labels)], dim=1)
-        x = self.fc(z).view(len(noise), -1, 7, 7)
+        return self.decode(torch.cat([noise.view(len(noise), -1), one_hot(labels)], dim=1), labels)
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        x = self.fc(z).view(len(z), -1, 7, 7)
         x = F.relu(self.bn0(x, labels))
         x = F.relu(self.bn1(self.up1(x), labels))
         x = F.relu(self.bn2(self.up2(x), labels))
         return torch.tanh(self.out(x))
+
+
+class InstanceGenerator(FewShotGenerator):
+    """`FewShotGenerator` conditioned on one real image's features besides its class
+    (IC-GAN, fewshot/instances.py): G(z, y, h_i) should draw what real image i's nearest
+    neighbours look like.
+
+    `set_instances` gives it the real subset's features (N, instance_dim) and labels; they are
+    saved with the weights as the module's extra state. Called as any generator, G(noise,
+    labels), it picks each image's instance uniformly among its class's real images from the
+    first noise coordinate (its normal CDF is uniform: the integer part of u * count picks the
+    instance and the fractional part, uniform again and independent of it, becomes a fresh
+    normal coordinate), so every caller samples it without knowing instances exist. Training
+    passes `instances` (indices into the subset) explicitly.
+    """
+
+    def __init__(self, noise_dim: int = 100, base_channels: int = 16, instance_dim: int = 32):
+        super().__init__(noise_dim, base_channels, extra_dim=instance_dim)
+        self.instance_dim = instance_dim
+        self.features = torch.zeros(0, instance_dim)
+        self.labels = torch.zeros(0, dtype=torch.long)
+
+    def set_instances(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        """The real images to condition on: features (N, instance_dim) and labels (N,)."""
+        if features.shape != (len(labels), self.instance_dim):
+            raise ValueError(
+                f"instance features must be ({len(labels)}, {self.instance_dim}), "
+                f"got {tuple(features.shape)}"
+            )
+        missing = sorted(set(range(N_CLASSES)) - set(labels.tolist()))
+        if missing:
+            raise ValueError(f"no real image to condition on for class(es) {missing}")
+        self.features = features.detach().float().cpu()
+        self.labels = labels.detach().long().cpu()
+
+    def get_extra_state(self) -> dict[str, torch.Tensor]:
+        return {"features": self.features, "labels": self.labels}
+
+    def set_extra_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.set_instances(state["features"], state["labels"])
+
+    def pick_instances(
+        self, noise: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(noise with a fresh first coordinate, a uniformly drawn instance of each label)."""
+        if not len(self.labels):
+            raise RuntimeError("InstanceGenerator has no instances: call set_instances first")
+        own = self.labels.to(labels.device)
+        order = torch.argsort(own, stable=True)  # the instances of each class, side by side
+        counts = torch.bincount(own, minlength=N_CLASSES)
+        starts = torch.cumsum(counts, 0) - counts
+        u = torch.special.ndtr(noise[:, 0].double()) * counts[labels]
+        k = u.floor().clamp(max=counts[labels] - 1)
+        noise = noise.clone()
+        noise[:, 0] = torch.special.ndtri((u - k).clamp(1e-9, 1 - 1e-9)).to(noise.dtype)
+        return noise, order[starts[labels] + k.long()]
+
+    def forward(
+        self, noise: torch.Tensor, labels: torch.Tensor, instances: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if instances is None:
+            noise, instances = self.pick_instances(noise, labels)
+        h = self.features.to(noise.device)[instances.to(noise.device)]
+        z = torch.cat([noise.view(len(noise), -1), one_hot(labels), h.to(noise.dtype)], dim=1)
+        return self.decode(z, labels)
 
 
 def minibatch_stddev(x: torch.Tensor, group: int = 4) -> torch.Tensor:
@@ -176,7 +244,7 @@ class FewShotDiscriminator(nn.Module):
     turns the same features phi(x) into class logits.
     """
 
-    def __init__(self, base_channels: int = 16, stddev_group: int = 4) -> None:
+    def __init__(self, base_channels: int = 16, stddev_group: int = 4, instance_dim: int = 0):
         super().__init__()
         c = base_channels
         sn = nn.utils.parametrizations.spectral_norm
@@ -187,6 +255,10 @@ class FewShotDiscriminator(nn.Module):
         self.linear = sn(nn.Linear(c * 4, 1))
         self.embed = sn(nn.Embedding(N_CLASSES, c * 4))
         self.aux = sn(nn.Linear(c * 4, N_CLASSES))
+        # IC-GAN: the conditioning image's features enter as a second projection
+        self.instance_embed = (
+            sn(nn.Linear(instance_dim, c * 4, bias=False)) if instance_dim else None
+        )
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         x = self.body(images)
@@ -194,15 +266,25 @@ class FewShotDiscriminator(nn.Module):
             x = minibatch_stddev(x, self.stddev_group)
         return self.head(x).sum(dim=(2, 3))  # global sum pooling
 
-    def score(self, phi: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.linear(phi).view(-1) + (self.embed(labels) * phi).sum(1)
+    def score(
+        self, phi: torch.Tensor, labels: torch.Tensor, instances: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """instances: the conditioning images' features, for an instance-conditioned D."""
+        out = self.linear(phi).view(-1) + (self.embed(labels) * phi).sum(1)
+        if (instances is None) != (self.instance_embed is None):
+            raise ValueError("instance features go with, and only with, an instance-conditioned D")
+        if instances is not None:
+            out = out + (self.instance_embed(instances.to(phi.dtype)) * phi).sum(1)
+        return out
 
     def classify(self, phi: torch.Tensor) -> torch.Tensor:
         """Class logits from the same features (AC-GAN's auxiliary head)."""
         return self.aux(phi)
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.score(self.features(images), labels)
+    def forward(
+        self, images: torch.Tensor, labels: torch.Tensor, instances: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.score(self.features(images), labels, instances)
 
 
 DISCRIMINATORS = {
@@ -211,6 +293,16 @@ DISCRIMINATORS = {
     "fewshot": FewShotDiscriminator,
 }
 GENERATORS = {"recipe": Generator, "fewshot": FewShotGenerator}
+
+
+def build_generator(cgan: dict) -> nn.Module:
+    """The generator the `cgan` params describe, untrained: `cgan.instance_dim` > 0 makes the
+    few-shot generator instance-conditioned. Params written before that key existed (older
+    experiments read by the diagnosis scripts) mean 0."""
+    instance_dim = cgan.get("instance_dim", 0)
+    if instance_dim:
+        return InstanceGenerator(cgan["noise_dim"], cgan["base_channels"], instance_dim)
+    return GENERATORS[cgan["generator"]](cgan["noise_dim"], cgan["base_channels"])
 
 
 def dcgan_init(module: nn.Module) -> None:

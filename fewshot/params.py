@@ -97,6 +97,8 @@ SCHEMA: dict[str, Any] = {
         "mode_seeking_form": Field(str, choices=("msgan", "capped")),
         "aux_weight": Field(float, low=0.0),
         "ema": Field(float, low=0.0, high=0.999999),
+        "instance_dim": _int(0, 28 * 28),
+        "instance_neighbours": _int(1),
         "lr": _rate(),
         "beta1": Field(float, low=0.0, high=0.999999),
         "beta2": Field(float, low=0.0, high=0.999999),
@@ -196,7 +198,34 @@ def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:
             f"classifier head: set 'cgan.discriminator' to 'fewshot' (it is "
             f"{cgan['discriminator']!r}) or 'cgan.aux_weight' to 0"
         )
+    _validate_instances(params, source)
     return params
+
+
+def _validate_instances(params: dict[str, Any], source: str) -> None:
+    """What an instance-conditioned CGAN (`cgan.instance_dim` > 0) needs of the other params."""
+    cgan, n = params["cgan"], params["n_per_class"]
+    if cgan["instance_dim"] == 0:
+        return
+    needs = {"generator": "fewshot", "discriminator": "fewshot", "fake_labels": "batch"}
+    for key, wanted in needs.items():
+        value, name = cgan[key], f"cgan.{key}"
+        if value != wanted:
+            raise ParamError(
+                f"{source}: 'cgan.instance_dim' > 0 (an instance-conditioned CGAN) needs "
+                f"'{name}' = {wanted!r}, got {value!r}"
+            )
+    most = min(10 * n, 28 * 28)  # the rank of the real subset's principal components
+    if cgan["instance_dim"] > most:
+        raise ParamError(
+            f"{source}: 'cgan.instance_dim' = {cgan['instance_dim']} is invalid: expected at "
+            f"most {most} (10 x n_per_class real images, 784 pixels)"
+        )
+    if cgan["instance_neighbours"] > n:
+        raise ParamError(
+            f"{source}: 'cgan.instance_neighbours' = {cgan['instance_neighbours']} is invalid: "
+            f"expected at most n_per_class = {n} (the neighbours are real images of one class)"
+        )
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:

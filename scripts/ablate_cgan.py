@@ -110,7 +110,7 @@ def main() -> None:
     rng = seeded_rng(args.subset_seed, cpu)
     x = to_gan_input(images[subset], cpu)
     y = torch.from_numpy(labels[subset].astype(np.int64))
-    netg, netd = build_cgan(cfg, cpu)
+    netg, netd = build_cgan(cfg, cpu, x, y)
     ema = generator_ema(netg, cfg["ema"])
     start = time.perf_counter()
     train_cgan(netg, netd, x, y, cfg, rng, ema=ema)

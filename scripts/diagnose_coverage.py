@@ -32,7 +32,7 @@ from fewshot.data import load_subset  # noqa: E402
 from fewshot.experiments import committed, experiment_ref  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
 from fewshot.io import load_state  # noqa: E402
-from fewshot.models import GENERATORS, N_CLASSES  # noqa: E402
+from fewshot.models import N_CLASSES, build_generator  # noqa: E402
 from fewshot.normalise import normalise_class, real_geometry  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
 
@@ -90,8 +90,7 @@ def main() -> None:
     else:
         params, generator, subset = load_params(), paths.GENERATOR, paths.SUBSET_FILE
     cgan, generate = params["cgan"], params["generate"]
-    netg = GENERATORS[cgan["generator"]](cgan["noise_dim"], cgan["base_channels"])
-    netg = load_state(generator, netg)
+    netg = load_state(generator, build_generator(cgan))
     if generate["sampling"] == "source":
         netg = as_source_samples(netg)
     real, real_labels, _ = load_subset(subset)

@@ -33,9 +33,8 @@ import torch
 from fewshot import paths
 from fewshot.classify import predict, train_classifier
 from fewshot.data import N_CLASSES, load_split
-from fewshot.gan import build_cgan
 from fewshot.io import load_state
-from fewshot.models import MLP
+from fewshot.models import MLP, build_generator
 from fewshot.normalise import centre_of_mass, longer_side, normalise_class, real_geometry
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input
 from scripts.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
@@ -102,8 +101,7 @@ def main() -> None:
     subset, valid = subset_and_held_out(labels, args.n_per_class, args.subset_seed)
     valid_images, valid_labels = images[valid], labels[valid]
     cfg = preset(args.preset, [])
-    netg, _ = build_cgan(cfg, torch.device("cpu"))
-    netg = load_state(args.generator, netg)
+    netg = load_state(args.generator, build_generator(cfg))
     fake, fake_labels = generate(netg, 1000, cfg["noise_dim"])
 
     real = images[subset]

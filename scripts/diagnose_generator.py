@@ -22,7 +22,7 @@ from torch import nn
 
 from fewshot import paths
 from fewshot.io import load_state
-from fewshot.models import GENERATORS, N_CLASSES, Judge
+from fewshot.models import N_CLASSES, Judge, build_generator
 from fewshot.params import load_params
 from fewshot.quality import judge_outputs, within_class_diversity
 from fewshot.runtime import machine_summary, to_uint8
@@ -61,8 +61,7 @@ def main() -> None:
     parser.add_argument("--name", default="", help="a name for this generator in the CSV")
     args = parser.parse_args()
     cfg = load_params()["cgan"]
-    netg = GENERATORS[cfg["generator"]](cfg["noise_dim"], cfg["base_channels"])
-    netg = load_state(paths.GENERATOR, netg)
+    netg = load_state(paths.GENERATOR, build_generator(cfg))
     judge = load_state(paths.JUDGE, Judge())
     labels = torch.arange(N_CLASSES).repeat_interleave(PER_CLASS)
     noise = torch.randn(len(labels), cfg["noise_dim"], generator=torch.Generator().manual_seed(0))

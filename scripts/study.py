@@ -135,6 +135,14 @@ CONFIGS["fewshot-15k-strong-select-half-ens5"] = [
     *CONFIGS["fewshot-15k-strong-select-half"],
     "classifier.members=5",
 ]
+# The instance-conditioned generator (IC-GAN, fewshot/instances.py): G and D also see one
+# real image's features (32 principal components of the real subset), D sees that image's 10
+# nearest real neighbours as the real data for it, and sampling picks the conditioning image
+# uniformly, so every real image's neighbourhood is drawn, the rare styles (crossed 7s) too.
+CONFIGS["fewshot-15k-ic-strong-half"] = [
+    *CONFIGS["fewshot-15k-strong-half"],
+    "cgan.instance_dim=32",
+]
 # Experiments run under an earlier name of their configuration, by that name.
 RENAMED = {
     "fewshot-6k": "fewshot",

@@ -22,7 +22,7 @@ from fewshot.data import load_subset
 from fewshot.ensemble import build
 from fewshot.generation import write_image_folder
 from fewshot.io import atomic_dir, load_state, run
-from fewshot.models import GENERATORS
+from fewshot.models import build_generator
 from fewshot.normalise import real_geometry
 from fewshot.params import load_params
 from fewshot.pngio import png_pool
@@ -45,10 +45,14 @@ def main() -> None:
     params = load_params()
     gen_cfg = params["generate"]
     device = resolve_device(params["device"])
-    netg = GENERATORS[params["cgan"]["generator"]](
-        params["cgan"]["noise_dim"], params["cgan"]["base_channels"]
-    )
-    netg = load_state(paths.GENERATOR, netg)
+    # Only the keys that shape the generator, each declared in dvc.yaml.
+    architecture = {
+        "generator": params["cgan"]["generator"],
+        "noise_dim": params["cgan"]["noise_dim"],
+        "base_channels": params["cgan"]["base_channels"],
+        "instance_dim": params["cgan"]["instance_dim"],
+    }
+    netg = load_state(paths.GENERATOR, build_generator(architecture))
     oversample = gen_cfg["oversample"]
     scorer = (
         real_classifier_scorer(

@@ -44,7 +44,7 @@ def main() -> None:
     images, labels, _ = load_subset(paths.SUBSET_FILE)
     rng = seeded_rng(params["seed"], device)
     x, y = to_gan_input(images, device), torch.from_numpy(labels).to(device)
-    netg, netd = build_cgan(cfg, device)
+    netg, netd = build_cgan(cfg, device, x, y)
     ema = generator_ema(netg, cfg["ema"])
     sampler = netg if ema is None else ema.module  # what the grids show and generate uses
     grid_rng = torch.Generator(device=device).manual_seed(params["seed"] + 1)

@@ -44,6 +44,8 @@ CGAN_CFG = {
     "discriminator": "recipe",
     "diffaugment": "none",
     "ema": 0.0,
+    "instance_dim": 0,
+    "instance_neighbours": 3,
 }
 DATA_EFFICIENT = {
     **CGAN_CFG,
