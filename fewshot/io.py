@@ -79,6 +79,13 @@ def write_json(path: str | Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def _on_cpu(value: Any) -> Any:
+    """A state_dict entry on the CPU: a tensor, or a module's extra state (a dict of them)."""
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    return value.detach().cpu()
+
+
 def save_state(path: str | Path, module: torch.nn.Module) -> None:
     """Save a `state_dict` (tensors only) atomically and byte-for-byte reproducibly.
 
@@ -87,7 +94,7 @@ def save_state(path: str | Path, module: torch.nn.Module) -> None:
     """
     import torch  # here, not at the top: stages that train nothing start without it
 
-    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    state = {k: _on_cpu(v) for k, v in module.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     with atomic_path(path) as tmp:
