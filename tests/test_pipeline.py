@@ -180,12 +180,15 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
 def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
     """`dvc exp run -S cgan=fewshot` through DVC's Hydra composition of conf/."""
     repo, env = make_preset_repo(tmp_path)
-    # with a two-member ensemble, which also chooses the generated images it keeps
+    # with a two-member ensemble, which also chooses the generated images it keeps, and the
+    # generator conditioned on real images (saved with their features, sampled by generate)
     overrides = ["cgan=fewshot", "cgan.steps=3", "classifier.members=2", "generate.oversample=2"]
+    overrides += ["cgan.instance_dim=4", "cgan.instance_neighbours=2"]
     sh(repo, "dvc", "exp", "run", *[a for o in overrides for a in ("-S", o)], env=env)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["cgan"]["generator"] == params["cgan"]["discriminator"] == "fewshot"
     assert params["cgan"]["steps"] == 3 and params["generate"]["sampling"] == "eval"
+    assert params["cgan"]["instance_dim"] == 4
     # what the three-subset study measured best for the MLP (docs/results.md)
     assert params["cgan"]["diffaugment"] == "none"
     assert params["generate"]["normalise"] == "scale_centre"
