@@ -4,8 +4,10 @@ Draws `--draws` images per class from a trained generator (as `generate` does: i
 `generate.sampling`, then `generate.normalise`), gives each to its nearest real training
 image of its class (pixels), and counts how many each real image gets. An even spread gives
 every real image draws / n_per_class; a style the generator dropped (MNIST's crossed 7) gets
-none. Writes a table per class and a figure of each class's least-covered real images. Reads
-no test data.
+none. Writes a table per class and a figure of each class's least-covered real images. For an
+instance-conditioned generator (`cgan.instance_dim` > 0) a second figure, `<out>-instances.png`,
+shows for each class's two least-covered real images the real neighbours the discriminator saw
+for them and what the generator draws when conditioned on them. Reads no test data.
 
     python scripts/diagnose_coverage.py                      # the workspace's generator
     python scripts/diagnose_coverage.py --exp study-mnist-fewshot-15k-strong-select-half-n100-s2
@@ -31,12 +33,15 @@ from fewshot import paths  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
 from fewshot.experiments import committed, experiment_ref  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
+from fewshot.instances import class_neighbours  # noqa: E402
 from fewshot.io import load_state  # noqa: E402
-from fewshot.models import N_CLASSES, build_generator  # noqa: E402
+from fewshot.models import N_CLASSES, InstanceGenerator, build_generator  # noqa: E402
 from fewshot.normalise import normalise_class, real_geometry  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
+from fewshot.runtime import to_uint8  # noqa: E402
 
 SHOWN = 12  # least-covered real images shown per class
+PROBED, PROBE_NEIGHBOURS, PROBE_DRAWS = 2, 5, 8  # the instance figure: rows per class, columns
 
 
 def cached(lock: dict, stage: str, path: Path, cache: Path) -> Path:
@@ -79,6 +84,51 @@ def neighbour_counts(generated: torch.Tensor, real: torch.Tensor) -> np.ndarray:
     return torch.bincount(nearest, minlength=len(real)).numpy()
 
 
+@torch.no_grad()
+def conditioned_draws(
+    netg: InstanceGenerator, instance: int, cls: int, count: int, rng: torch.Generator
+) -> torch.Tensor:
+    """`count` uint8 images (count, 28, 28) the generator draws conditioned on real image
+    `instance` (an index into the subset), with BatchNorm's running statistics."""
+    noise = torch.randn(count, netg.noise_dim, generator=rng)
+    was_training = netg.training
+    netg.eval()
+    images = netg(noise, torch.full((count,), cls), torch.full((count,), instance))
+    netg.train(was_training)
+    return to_uint8(images)
+
+
+def instance_figure(
+    netg: InstanceGenerator,
+    real: np.ndarray,
+    real_labels: np.ndarray,
+    probed: list[list[int]],
+    k: int,
+    rng: torch.Generator,
+    title: str,
+) -> plt.Figure:
+    """Per probed real image (subset indices, a list per class): itself, its nearest real
+    neighbours of its class as D saw them, and what G draws conditioned on it."""
+    neighbours = class_neighbours(netg.features, torch.as_tensor(real_labels), k)
+    rows = [(cls, i) for cls, chosen in enumerate(probed) for i in chosen]
+    columns = 1 + min(k - 1, PROBE_NEIGHBOURS) + PROBE_DRAWS
+    figure, axes = plt.subplots(
+        len(rows), columns, figsize=(columns * 0.6, len(rows) * 0.62), squeeze=False
+    )
+    for ax_row, (cls, i) in zip(axes, rows, strict=True):
+        shown = [real[j] for j in neighbours[i][: columns - PROBE_DRAWS].tolist()]
+        shown += list(conditioned_draws(netg, i, cls, PROBE_DRAWS, rng).numpy())
+        for column, (ax, image) in enumerate(zip(ax_row, shown, strict=True)):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+            ax.axis("off")
+            if column == len(shown) - PROBE_DRAWS:
+                ax.set_title("drawn for it ->", fontsize=6, loc="left")
+        ax_row[0].set_title("real", fontsize=6)
+    figure.suptitle(title, fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exp", help="a DVC experiment's generator (default: the workspace's)")
@@ -96,7 +146,7 @@ def main() -> None:
     real, real_labels, _ = load_subset(subset)
     geometry = real_geometry(real, real_labels)
     rng = torch.Generator().manual_seed(params["seed"])
-    rows, least = [], []
+    rows, least, probed = [], [], []
     for cls in range(N_CLASSES):
         drawn = draw_class(netg, cls, args.draws, 1000, rng, generate["sampling"])
         drawn = normalise_class(drawn, cls, generate["normalise"], geometry)
@@ -115,6 +165,7 @@ def main() -> None:
         )
         order = np.argsort(counts, kind="stable")[:SHOWN]
         least.append([(mine[i].numpy(), int(counts[i])) for i in order])
+        probed.append(np.flatnonzero(real_labels == cls)[order[:PROBED]].tolist())
     table = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out.with_suffix(".csv"), index=False)
@@ -134,6 +185,16 @@ def main() -> None:
     figure.tight_layout()
     figure.savefig(args.out.with_suffix(".png"), dpi=110)
     print(f"-> {args.out.with_suffix('.csv')}, {args.out.with_suffix('.png')}")
+    if isinstance(netg, InstanceGenerator):
+        title = (
+            f"Each class's {PROBED} least-covered real images, their nearest real images of the "
+            f"class (what D saw for them), and what G draws conditioned on them\n({source})"
+        )
+        k = cgan["instance_neighbours"]
+        figure = instance_figure(netg, real, real_labels, probed, k, rng, title)
+        out = args.out.with_name(args.out.name + "-instances.png")
+        figure.savefig(out, dpi=110)
+        print(f"-> {out}")
 
 
 if __name__ == "__main__":

@@ -41,3 +41,23 @@ def test_cached_finds_a_file_output_and_a_file_inside_a_directory_output(tmp_pat
     assert cached(lock, "subsample", Path("data/train/real/subset.npz"), tmp_path) == subset
     with pytest.raises(SystemExit, match="no output models/other.pt"):
         cached(lock, "train_cgan", Path("models/other.pt"), tmp_path)
+
+
+def test_an_instance_conditioned_generator_is_probed_on_its_least_covered_images() -> None:
+    from fewshot.instances import instance_features
+    from fewshot.models import InstanceGenerator
+    from scripts.diagnose_coverage import PROBE_DRAWS, conditioned_draws, instance_figure
+
+    real = torch.randint(0, 256, (30, 28, 28), generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(10).repeat_interleave(3)
+    netg = InstanceGenerator(noise_dim=8, base_channels=4, instance_dim=4).eval()
+    netg.set_instances(instance_features(real.float() / 127.5 - 1, 4), labels)
+    a = conditioned_draws(netg, 4, 1, 5, torch.Generator().manual_seed(1))
+    b = conditioned_draws(netg, 5, 1, 5, torch.Generator().manual_seed(1))
+    assert a.shape == (5, 28, 28) and a.dtype == torch.uint8
+    assert not torch.equal(a, b)  # the same noise drawn for another real image
+    assert not netg.training  # left as it was
+    probed = [[3 * c, 3 * c + 1] for c in range(10)]
+    figure = instance_figure(netg, real.numpy(), labels.numpy(), probed, 3, torch.Generator(), "t")
+    # per probed image: itself, its 2 neighbours, then the draws
+    assert len(figure.axes) == 20 * (3 + PROBE_DRAWS)
