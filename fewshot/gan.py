@@ -149,11 +149,14 @@ def fixed_sample_inputs(
 
 
 @torch.no_grad()
-def sample(netg: nn.Module, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Generator output in eval mode (BatchNorm running statistics), restoring train mode."""
+def sample(
+    netg: nn.Module, noise: torch.Tensor, labels: torch.Tensor, *conditions: torch.Tensor
+) -> torch.Tensor:
+    """Generator output in eval mode (BatchNorm running statistics), restoring train mode.
+    `conditions`: more inputs for the generator (an InstanceGenerator's instances)."""
     was_training = netg.training
     netg.eval()
-    images = netg(noise, labels)
+    images = netg(noise, labels, *conditions)
     netg.train(was_training)
     return images
 

@@ -191,6 +191,10 @@ class InstanceGenerator(FewShotGenerator):
             raise ValueError(f"no real image to condition on for class(es) {missing}")
         self.features = features.detach().float().cpu()
         self.labels = labels.detach().long().cpu()
+        # What sampling needs, once: each class's instances side by side, where each starts.
+        self._by_class = torch.argsort(self.labels, stable=True)
+        self._counts = torch.bincount(self.labels, minlength=N_CLASSES)
+        self._starts = torch.cumsum(self._counts, 0) - self._counts
 
     def get_extra_state(self) -> dict[str, torch.Tensor]:
         return {"features": self.features, "labels": self.labels}
@@ -204,15 +208,13 @@ class InstanceGenerator(FewShotGenerator):
         """(noise with a fresh first coordinate, a uniformly drawn instance of each label)."""
         if not len(self.labels):
             raise RuntimeError("InstanceGenerator has no instances: call set_instances first")
-        own = self.labels.to(labels.device)
-        order = torch.argsort(own, stable=True)  # the instances of each class, side by side
-        counts = torch.bincount(own, minlength=N_CLASSES)
-        starts = torch.cumsum(counts, 0) - counts
-        u = torch.special.ndtr(noise[:, 0].double()) * counts[labels]
-        k = u.floor().clamp(max=counts[labels] - 1)
+        labels_cpu = labels.cpu()
+        counts = self._counts[labels_cpu].to(noise.device)
+        u = torch.special.ndtr(noise[:, 0].double()) * counts
+        k = u.floor().clamp(max=counts - 1)
         noise = noise.clone()
         noise[:, 0] = torch.special.ndtri((u - k).clamp(1e-9, 1 - 1e-9)).to(noise.dtype)
-        return noise, order[starts[labels] + k.long()]
+        return noise, self._by_class[self._starts[labels_cpu] + k.long().cpu()].to(labels.device)
 
     def forward(
         self, noise: torch.Tensor, labels: torch.Tensor, instances: torch.Tensor | None = None

@@ -32,6 +32,7 @@ import yaml  # noqa: E402
 from fewshot import paths  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
 from fewshot.experiments import committed, experiment_ref  # noqa: E402
+from fewshot.gan import sample  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
 from fewshot.instances import class_neighbours  # noqa: E402
 from fewshot.io import load_state  # noqa: E402
@@ -84,18 +85,14 @@ def neighbour_counts(generated: torch.Tensor, real: torch.Tensor) -> np.ndarray:
     return torch.bincount(nearest, minlength=len(real)).numpy()
 
 
-@torch.no_grad()
 def conditioned_draws(
     netg: InstanceGenerator, instance: int, cls: int, count: int, rng: torch.Generator
 ) -> torch.Tensor:
     """`count` uint8 images (count, 28, 28) the generator draws conditioned on real image
     `instance` (an index into the subset), with BatchNorm's running statistics."""
     noise = torch.randn(count, netg.noise_dim, generator=rng)
-    was_training = netg.training
-    netg.eval()
-    images = netg(noise, torch.full((count,), cls), torch.full((count,), instance))
-    netg.train(was_training)
-    return to_uint8(images)
+    labels, instances = torch.full((count,), cls), torch.full((count,), instance)
+    return to_uint8(sample(netg, noise, labels, instances))
 
 
 def instance_figure(
