@@ -3,7 +3,11 @@ workspace. Used by hand-run scripts only (no stage imports it)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
+
+import yaml
 
 
 def experiment_ref(name: str) -> str:
@@ -27,3 +31,34 @@ def committed(ref: str, path: str) -> str:
     return subprocess.run(
         ["git", "show", f"{ref}:{path}"], check=True, capture_output=True, text=True
     ).stdout
+
+
+def cached(lock: dict, stage: str, path: Path, cache: Path) -> Path:
+    """The file in DVC cache `cache` of output `path` of `stage` in a dvc.lock (inside a
+    directory output too)."""
+    root = cache / "files/md5"
+    for out in lock["stages"][stage]["outs"]:
+        md5, parent = out["md5"], Path(out["path"])
+        if parent == path:
+            return root / md5[:2] / md5[2:]
+        if md5.endswith(".dir") and parent in path.parents:
+            listing = json.loads((root / md5[:2] / md5[2:]).read_text())
+            inner = path.relative_to(parent).as_posix()
+            md5 = next(entry["md5"] for entry in listing if entry["relpath"] == inner)
+            return root / md5[:2] / md5[2:]
+    raise SystemExit(f"error: {stage} has no output {path} in the experiment's dvc.lock")
+
+
+def experiment_files(name: str, outputs: list[tuple[str, Path]]) -> tuple[dict, list[Path]]:
+    """Experiment `name`'s params and the cached files of its `(stage, path)` outputs, without
+    touching the workspace (`dvc exp apply` would)."""
+    ref = experiment_ref(name)
+    params = yaml.safe_load(committed(ref, "params.yaml"))
+    lock = yaml.safe_load(committed(ref, "dvc.lock"))
+    dvc_cache = subprocess.run(["dvc", "cache", "dir"], check=True, capture_output=True, text=True)
+    cache = Path(dvc_cache.stdout.strip())
+    files = [cached(lock, stage, path, cache) for stage, path in outputs]
+    for file in files:
+        if not file.exists():
+            raise SystemExit(f"error: {name}'s {file} is not in the DVC cache; `dvc pull` it")
+    return params, files

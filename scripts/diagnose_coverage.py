@@ -16,8 +16,6 @@ for them and what the generator draws when conditioned on them. Reads no test da
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -27,11 +25,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-import yaml  # noqa: E402
 
 from fewshot import paths  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
-from fewshot.experiments import committed, experiment_ref  # noqa: E402
+from fewshot.experiments import experiment_files  # noqa: E402
 from fewshot.gan import sample  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
 from fewshot.instances import class_neighbours  # noqa: E402
@@ -43,40 +40,6 @@ from fewshot.runtime import to_uint8  # noqa: E402
 
 SHOWN = 12  # least-covered real images shown per class
 PROBED, PROBE_NEIGHBOURS, PROBE_DRAWS = 2, 5, 8  # the instance figure: rows per class, columns
-
-
-def cached(lock: dict, stage: str, path: Path, cache: Path) -> Path:
-    """The file in DVC cache `cache` of output `path` of `stage` in a dvc.lock (inside a
-    directory output too)."""
-    root = cache / "files/md5"
-    for out in lock["stages"][stage]["outs"]:
-        md5, parent = out["md5"], Path(out["path"])
-        if parent == path:
-            return root / md5[:2] / md5[2:]
-        if md5.endswith(".dir") and parent in path.parents:
-            listing = json.loads((root / md5[:2] / md5[2:]).read_text())
-            inner = path.relative_to(parent).as_posix()
-            md5 = next(entry["md5"] for entry in listing if entry["relpath"] == inner)
-            return root / md5[:2] / md5[2:]
-    raise SystemExit(f"error: {stage} has no output {path} in the experiment's dvc.lock")
-
-
-def experiment(name: str) -> tuple[dict, Path, Path]:
-    """An experiment's params and the cached files of its generator and real subset, without
-    touching the workspace (`dvc exp apply` would)."""
-    ref = experiment_ref(name)
-    params = yaml.safe_load(committed(ref, "params.yaml"))
-    lock = yaml.safe_load(committed(ref, "dvc.lock"))
-    dvc_cache = subprocess.run(["dvc", "cache", "dir"], check=True, capture_output=True, text=True)
-    cache = Path(dvc_cache.stdout.strip())
-    files = (
-        cached(lock, "train_cgan", paths.GENERATOR, cache),
-        cached(lock, "subsample", paths.SUBSET_FILE, cache),
-    )
-    for file in files:
-        if not file.exists():
-            raise SystemExit(f"error: {name}'s {file} is not in the DVC cache; `dvc pull` it")
-    return params, *files
 
 
 def neighbour_counts(generated: torch.Tensor, real: torch.Tensor) -> np.ndarray:
@@ -133,7 +96,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/coverage"))
     args = parser.parse_args()
     if args.exp:
-        params, generator, subset = experiment(args.exp)
+        outputs = [("train_cgan", paths.GENERATOR), ("subsample", paths.SUBSET_FILE)]
+        params, (generator, subset) = experiment_files(args.exp, outputs)
     else:
         params, generator, subset = load_params(), paths.GENERATOR, paths.SUBSET_FILE
     cgan, generate = params["cgan"], params["generate"]

@@ -1,5 +1,5 @@
 """scripts/diagnose_coverage.py: nearest-real counts, and finding an experiment's files in
-the DVC cache from its dvc.lock."""
+the DVC cache from its dvc.lock (fewshot/experiments.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from scripts.diagnose_coverage import cached, neighbour_counts
+from fewshot.experiments import cached
+from scripts.diagnose_coverage import neighbour_counts
 
 
 def test_each_generated_image_counts_for_its_nearest_real_image_only() -> None:
