@@ -23,7 +23,6 @@ real subset only (no test data, no generator).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -68,15 +67,13 @@ def centred_unit(features: torch.Tensor) -> torch.Tensor:
     return F.normalize(features - features.mean(0), dim=1)
 
 
-def feature_spaces(
-    x: torch.Tensor, labels: torch.Tensor, dim: int
-) -> dict[str, Callable[[], torch.Tensor]]:
+def feature_spaces(x: torch.Tensor, labels: torch.Tensor, dim: int) -> dict[str, torch.Tensor]:
     """Name -> features (N, d) of the subset's images `x` (N, 1, 28, 28) in [-1, 1]."""
     return {
-        "pca": lambda: instance_features(x, dim),
-        "class-pca": lambda: per_class_pca(x, labels, dim),
-        "pixels": lambda: centred_unit(x.flatten(1)),
-        "hog": lambda: centred_unit(gradient_histograms(x)),
+        "pca": instance_features(x, dim),
+        "class-pca": per_class_pca(x, labels, dim),
+        "pixels": centred_unit(x.flatten(1)),
+        "hog": centred_unit(gradient_histograms(x)),
     }
 
 
@@ -139,6 +136,10 @@ def main() -> None:
             f"error: --marked {bad}: expected positions 0-{len(members) - 1} among the "
             f"{len(members)} images of class {args.cls}"
         )
+    smallest = int(np.bincount(labels_np)[np.unique(labels_np)].min())
+    if not all(2 <= k <= smallest for k in args.k):
+        raise SystemExit(f"error: --k {args.k}: expected 2 to {smallest} (the smallest class)")
+    args.marked = sorted(set(args.marked))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     source = args.exp or "the workspace's subset"
     title = f"Class {args.cls} of {source}, in subset order; marked in red: {len(args.marked)}"
@@ -152,8 +153,8 @@ def main() -> None:
     marked = torch.as_tensor(members[args.marked])
     chance = (len(args.marked) - 1) / (len(members) - 1)
     rows = [
-        {"features": name, "k": k, "marked_share": marked_share(make(), labels, marked, k)}
-        for name, make in feature_spaces(x, labels, args.dim).items()
+        {"features": name, "k": k, "marked_share": marked_share(features, labels, marked, k)}
+        for name, features in feature_spaces(x, labels, args.dim).items()
         for k in args.k
     ]
     table = pd.DataFrame(rows).assign(chance=chance)

@@ -45,8 +45,7 @@ def test_gradient_histograms_put_an_edge_in_its_orientation_bin() -> None:
 def test_every_feature_space_gives_one_row_per_image() -> None:
     x = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     labels = torch.arange(2).repeat_interleave(20)
-    for name, make in feature_spaces(x, labels, 8).items():
-        features = make()
+    for name, features in feature_spaces(x, labels, 8).items():
         assert features.shape[0] == 40 and torch.isfinite(features).all(), name
 
 
