@@ -18,6 +18,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fewshot.augment import diff_augment
+from fewshot.coverage import DRAWS_PER_IMAGE, coverage_weights, neighbour_counts
 from fewshot.instances import class_neighbours, instance_features
 from fewshot.models import (
     DISCRIMINATORS,
@@ -161,6 +162,50 @@ def sample(
     return images
 
 
+def class_coverage(
+    netg: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    rng: torch.Generator,
+    draws_per_image: int = DRAWS_PER_IMAGE,
+) -> torch.Tensor:
+    """For each real image (N,), how many of the `draws_per_image` x its class's count images
+    `netg` draws for its class (eval mode) have it as their nearest real image of the class."""
+    counts = torch.zeros(len(images), dtype=torch.long, device=images.device)
+    for cls in labels.unique().tolist():
+        mine = (labels == cls).nonzero().flatten()
+        n = draws_per_image * len(mine)
+        noise = torch.randn(n, netg.noise_dim, generator=rng, device=rng.device)
+        drawn = sample(netg, noise.to(images.device), torch.full((n,), cls, device=mine.device))
+        counts[mine] = neighbour_counts(drawn, images[mine])
+    return counts
+
+
+class _CoverageBatches:
+    """Batches of real-image indices drawn with `fewshot.coverage` weights, refreshed from
+    the sampled generator (the EMA copy when there is one) every `cgan.coverage_every` steps;
+    uniform until the first refresh. The draws use their own noise so `rng` sees only the
+    batch sampling."""
+
+    def __init__(self, labels: torch.Tensor, cfg: dict[str, Any], rng: torch.Generator):
+        self.labels, self.power, self.every = labels, cfg["coverage_weight"], cfg["coverage_every"]
+        self.weights = torch.ones(len(labels), device=labels.device)
+        seed = int(torch.randint(2**62, (1,), generator=rng, device=rng.device))
+        self.draw_rng = torch.Generator(device=rng.device).manual_seed(seed)
+        self.uncovered = float("nan")  # share of real images no draw was nearest, last refresh
+
+    def refresh(self, netg: nn.Module, images: torch.Tensor) -> None:
+        counts = class_coverage(netg, images, self.labels, self.draw_rng)
+        self.uncovered = (counts == 0).float().mean().item()
+        self.weights = coverage_weights(counts, self.labels, self.power)
+
+    def epoch(self, batch_size: int, rng: torch.Generator) -> list[torch.Tensor]:
+        """One epoch's batches: as many as a pass over the subset, drawn with replacement."""
+        n = len(self.labels)
+        idx = torch.multinomial(self.weights.to(rng.device), n, replacement=True, generator=rng)
+        return list(idx.to(self.labels.device).split(batch_size))
+
+
 def _paired(t: torch.Tensor, cfg: dict[str, Any]) -> torch.Tensor:
     """With mode seeking, the second half repeats the first so each pair shares its condition."""
     if cfg["mode_seeking"] == 0:
@@ -233,7 +278,9 @@ def train_cgan(
     `cgan.aux_weight` adds AC-GAN's cross-entropy (D on real images, G on its fakes);
     `cgan.mode_seeking` weighs a mode-seeking term (`cgan.mode_seeking_form`: MSGAN's, or
     capped at each class's real variety); an `ema` is updated after every G step.
-    `cgan.instance_dim` > 0 trains an instance-conditioned pair (`_InstanceBatches`).
+    `cgan.instance_dim` > 0 trains an instance-conditioned pair (`_InstanceBatches`);
+    `cgan.coverage_weight` > 0 shows D the real images G draws least near more often
+    (`_CoverageBatches`).
     """
     loss_d_of, loss_g_of = gan_losses(cfg["loss"])
     images = images.contiguous(memory_format=torch.channels_last)
@@ -246,6 +293,7 @@ def train_cgan(
         return diff_augment(x, rng, cfg["diffaugment"])
 
     pairs = _InstanceBatches(netg, labels, cfg) if cfg["instance_dim"] else None
+    covered = _CoverageBatches(labels, cfg, rng) if cfg["coverage_weight"] > 0 else None
     aux = aux_weight > 0
     if aux and not hasattr(netd, "classify"):
         raise ValueError(f"cgan.aux_weight needs a discriminator with a classifier head: {netd}")
@@ -260,10 +308,16 @@ def train_cgan(
     done = 0
     for epoch in range(1, epochs + 1):
         stats = torch.zeros(per_epoch, 3, device=images.device)  # loss_d, loss_g, ms ratio
-        for step, idx in enumerate(batches(len(images), cfg["batch_size"], rng)):
+        if covered is None:
+            epoch_batches = batches(len(images), cfg["batch_size"], rng)
+        else:
+            epoch_batches = covered.epoch(cfg["batch_size"], rng)
+        for step, idx in enumerate(epoch_batches):
             if done == steps:
                 stats = stats[:step]
                 break
+            if covered is not None and done and done % covered.every == 0:
+                covered.refresh(netg if ema is None else ema.module, images)
             y, h_real, h_fake, instances = labels[idx], None, None, ()
             if pairs is None:
                 real, y_fake = images[idx], _fake_labels(y, cfg, rng)
@@ -309,4 +363,6 @@ def train_cgan(
             logged = {"loss_d": mean[0], "loss_g": mean[1]}
             if ms_weight > 0:
                 logged["mode_seeking_ratio"] = mean[2]
+            if covered is not None and not math.isnan(covered.uncovered):
+                logged["uncovered_real_images"] = covered.uncovered
             on_epoch(epoch, logged)

@@ -99,6 +99,8 @@ SCHEMA: dict[str, Any] = {
         "ema": Field(float, low=0.0, high=0.999999),
         "instance_dim": _int(0, 28 * 28),
         "instance_neighbours": _int(1),
+        "coverage_weight": Field(float, low=0.0),
+        "coverage_every": _int(1),
         "lr": _rate(),
         "beta1": Field(float, low=0.0, high=0.999999),
         "beta2": Field(float, low=0.0, high=0.999999),

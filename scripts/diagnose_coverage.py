@@ -27,6 +27,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from fewshot import paths  # noqa: E402
+from fewshot.coverage import neighbour_counts  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
 from fewshot.experiments import experiment_files  # noqa: E402
 from fewshot.gan import sample  # noqa: E402
@@ -40,12 +41,6 @@ from fewshot.runtime import to_uint8  # noqa: E402
 
 SHOWN = 12  # least-covered real images shown per class
 PROBED, PROBE_NEIGHBOURS, PROBE_DRAWS = 2, 5, 8  # the instance figure: rows per class, columns
-
-
-def neighbour_counts(generated: torch.Tensor, real: torch.Tensor) -> np.ndarray:
-    """How many of `generated` have each of `real` as their nearest (pixels)."""
-    nearest = torch.cdist(generated.flatten(1).float(), real.flatten(1).float()).argmin(1)
-    return torch.bincount(nearest, minlength=len(real)).numpy()
 
 
 def conditioned_draws(
@@ -112,7 +107,7 @@ def main() -> None:
         drawn = draw_class(netg, cls, args.draws, 1000, rng, generate["sampling"])
         drawn = normalise_class(drawn, cls, generate["normalise"], geometry)
         mine = torch.as_tensor(real[real_labels == cls])
-        counts = neighbour_counts(drawn, mine)
+        counts = neighbour_counts(drawn, mine).numpy()
         fair = args.draws / len(mine)
         rows.append(
             {

@@ -1,4 +1,4 @@
-"""scripts/diagnose_coverage.py: nearest-real counts, and finding an experiment's files in
+"""scripts/diagnose_coverage.py: finding an experiment's files in
 the DVC cache from its dvc.lock (fewshot/experiments.py)."""
 
 from __future__ import annotations
@@ -10,14 +10,6 @@ import pytest
 import torch
 
 from fewshot.experiments import cached
-from scripts.diagnose_coverage import neighbour_counts
-
-
-def test_each_generated_image_counts_for_its_nearest_real_image_only() -> None:
-    real = torch.tensor([0, 100, 250], dtype=torch.uint8).view(3, 1, 1).expand(3, 2, 2)
-    generated = torch.tensor([5, 10, 90, 120, 20], dtype=torch.uint8).view(-1, 1, 1)
-    counts = neighbour_counts(generated.expand(-1, 2, 2), real)
-    assert counts.tolist() == [3, 2, 0]  # nothing near the bright style: never nearest
 
 
 def test_cached_finds_a_file_output_and_a_file_inside_a_directory_output(tmp_path) -> None:

@@ -46,6 +46,8 @@ CGAN_CFG = {
     "ema": 0.0,
     "instance_dim": 0,
     "instance_neighbours": 3,
+    "coverage_weight": 0.0,
+    "coverage_every": 500,
 }
 DATA_EFFICIENT = {
     **CGAN_CFG,

@@ -184,6 +184,8 @@ def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
     # generator conditioned on real images (saved with their features, sampled by generate)
     overrides = ["cgan=fewshot", "cgan.steps=3", "classifier.members=2", "generate.oversample=2"]
     overrides += ["cgan.instance_dim=4", "cgan.instance_neighbours=2"]
+    # D's real images drawn by how rarely G comes near them, measured after every step
+    overrides += ["cgan.coverage_weight=1", "cgan.coverage_every=1"]
     sh(repo, "dvc", "exp", "run", *[a for o in overrides for a in ("-S", o)], env=env)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["cgan"]["generator"] == params["cgan"]["discriminator"] == "fewshot"
@@ -195,6 +197,7 @@ def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:
     assert params["generate"]["per_class"] == TINY["generate"]["per_class"]
     cgan = json.loads((repo / "dvclive/train_cgan/metrics.json").read_text())
     assert cgan["mode_seeking_ratio"] > 0  # logged only when mode seeking is on
+    assert 0 <= cgan["uncovered_real_images"] <= 1  # logged only with coverage weights
     quality = json.loads((repo / "metrics/evaluate_generator.json").read_text())
     assert quality["n_generated"] == 60 and quality["diversity_ratio"] > 0
     for source in ("real", "synthetic", "mixed"):
