@@ -7,10 +7,15 @@ every real image draws / n_per_class; a style the generator dropped (MNIST's cro
 none. Writes a table per class and a figure of each class's least-covered real images. For an
 instance-conditioned generator (`cgan.instance_dim` > 0) a second figure, `<out>-instances.png`,
 shows for each class's two least-covered real images the real neighbours the discriminator saw
-for them and what the generator draws when conditioned on them. Reads no test data.
+for them and what the generator draws when conditioned on them. With `--marked-class C
+--marked i j ...` (positions among class C's real images, as `instance_neighbourhoods.py`
+numbers them: a style marked by eye), it also reports the share of class C's draws nearest a
+marked image against the marked share of the real images (`<out>-marked.csv`). Reads no test
+data.
 
     python scripts/diagnose_coverage.py                      # the workspace's generator
     python scripts/diagnose_coverage.py --exp study-mnist-fewshot-15k-strong-select-half-n100-s2
+    python scripts/diagnose_coverage.py --exp ... --marked-class 7 --marked 2 12 23 29 45
 """
 
 from __future__ import annotations
@@ -84,12 +89,30 @@ def instance_figure(
     return figure
 
 
+def marked_coverage(counts: np.ndarray, marked: list[int]) -> dict[str, float]:
+    """How well the draws cover the marked real images (positions into `counts`): their share
+    of the real images, of the draws (nearest one of them), and how many are never nearest."""
+    counts = np.asarray(counts)
+    return {
+        "marked": len(marked),
+        "real_share": len(marked) / len(counts),
+        "draw_share": float(counts[marked].sum() / counts.sum()),
+        "never_nearest": int((counts[marked] == 0).sum()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exp", help="a DVC experiment's generator (default: the workspace's)")
     parser.add_argument("--draws", type=int, default=4000, help="images drawn per class")
     parser.add_argument("--out", type=Path, default=Path("docs/results/coverage"))
+    parser.add_argument("--marked-class", type=int, help="the class of the --marked images")
+    parser.add_argument(
+        "--marked", type=int, nargs="+", default=[], help="positions among its real images"
+    )
     args = parser.parse_args()
+    if bool(args.marked) != (args.marked_class is not None):
+        raise SystemExit("error: --marked and --marked-class go together")
     if args.exp:
         outputs = [("train_cgan", paths.GENERATOR), ("subsample", paths.SUBSET_FILE)]
         params, (generator, subset) = experiment_files(args.exp, outputs)
@@ -100,6 +123,14 @@ def main() -> None:
     if generate["sampling"] == "source":
         netg = as_source_samples(netg)
     real, real_labels, _ = load_subset(subset)
+    if args.marked:
+        size = int((real_labels == args.marked_class).sum())
+        bad = [i for i in args.marked if not 0 <= i < size]
+        if not size or bad:
+            raise SystemExit(
+                f"error: --marked {bad}: expected positions 0-{size - 1} among the "
+                f"{size} real images of --marked-class {args.marked_class}"
+            )
     geometry = real_geometry(real, real_labels)
     rng = torch.Generator().manual_seed(params["seed"])
     rows, least, probed = [], [], []
@@ -119,6 +150,8 @@ def main() -> None:
                 "most": int(counts.max()),
             }
         )
+        if cls == args.marked_class:
+            marked = {"class": cls, **marked_coverage(counts, sorted(set(args.marked)))}
         order = np.argsort(counts, kind="stable")[:SHOWN]
         least.append([(mine[i].numpy(), int(counts[i])) for i in order])
         probed.append(np.flatnonzero(real_labels == cls)[order[:PROBED]].tolist())
@@ -126,6 +159,14 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out.with_suffix(".csv"), index=False)
     print(table.to_markdown(index=False, floatfmt=".0f"))
+    if args.marked:
+        marked_csv = args.out.with_name(args.out.name + "-marked.csv")
+        pd.DataFrame([marked]).to_csv(marked_csv, index=False)
+        print(
+            f"class {marked['class']}: the {marked['marked']} marked real images are "
+            f"{marked['real_share']:.1%} of its real images and nearest to "
+            f"{marked['draw_share']:.1%} of its draws; {marked['never_nearest']} never nearest"
+        )
     figure, axes = plt.subplots(N_CLASSES, SHOWN, figsize=(SHOWN * 0.8, N_CLASSES * 0.95))
     for cls, row in enumerate(least):
         for ax, (image, count) in zip(axes[cls], row, strict=True):

@@ -156,6 +156,12 @@ CONFIGS["fewshot-15k-cover-strong-half"] = [
     *CONFIGS["fewshot-15k-strong-half"],
     "cgan.coverage_weight=1.0",
 ]
+# Both: the instance-conditioned generator with its conditioning images (and so D's real
+# neighbourhoods) drawn by coverage.
+CONFIGS["fewshot-15k-ic-cover-strong-half"] = [
+    *CONFIGS["fewshot-15k-ic-strong-half"],
+    "cgan.coverage_weight=1.0",
+]
 # Experiments run under an earlier name of their configuration, by that name.
 RENAMED = {
     "fewshot-6k": "fewshot",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,3 +55,15 @@ def test_an_instance_conditioned_generator_is_probed_on_its_least_covered_images
     figure = instance_figure(netg, real.numpy(), labels.numpy(), probed, 3, torch.Generator(), "t")
     # per probed image: itself, its 2 neighbours, then the draws
     assert len(figure.axes) == 20 * (3 + PROBE_DRAWS)
+
+
+def test_marked_coverage_compares_the_marked_share_of_draws_with_that_of_real_images() -> None:
+    from scripts.diagnose_coverage import marked_coverage
+
+    counts = np.array([0, 1, 10, 9, 0])
+    assert marked_coverage(counts, [0, 1]) == {
+        "marked": 2,
+        "real_share": 0.4,
+        "draw_share": 0.05,
+        "never_nearest": 1,
+    }
