@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 
@@ -62,3 +63,19 @@ def experiment_files(name: str, outputs: list[tuple[str, Path]]) -> tuple[dict, 
         if not file.exists():
             raise SystemExit(f"error: {name}'s {file} is not in the DVC cache; `dvc pull` it")
     return params, files
+
+
+def marked_positions(labels: np.ndarray, cls: int, marked: list[int], flag: str) -> list[int]:
+    """`marked` (positions among class `cls`'s images of a subset, a style marked by eye),
+    checked and sorted without repeats; exits naming `flag` (the class option) when the class
+    is absent or a position is out of range."""
+    size = int((labels == cls).sum())
+    if not size:
+        raise SystemExit(f"error: {flag} {cls}: the subset has no images of that class")
+    bad = [i for i in marked if not 0 <= i < size]
+    if bad:
+        raise SystemExit(
+            f"error: --marked {bad}: expected positions 0-{size - 1} among the {size} images "
+            f"of {flag} {cls}"
+        )
+    return sorted(set(marked))

@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from fewshot import paths  # noqa: E402
 from fewshot.coverage import neighbour_counts  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
-from fewshot.experiments import experiment_files  # noqa: E402
+from fewshot.experiments import experiment_files, marked_positions  # noqa: E402
 from fewshot.gan import sample  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
 from fewshot.instances import class_neighbours  # noqa: E402
@@ -92,7 +92,6 @@ def instance_figure(
 def marked_coverage(counts: np.ndarray, marked: list[int]) -> dict[str, float]:
     """How well the draws cover the marked real images (positions into `counts`): their share
     of the real images, of the draws (nearest one of them), and how many are never nearest."""
-    counts = np.asarray(counts)
     return {
         "marked": len(marked),
         "real_share": len(marked) / len(counts),
@@ -124,13 +123,9 @@ def main() -> None:
         netg = as_source_samples(netg)
     real, real_labels, _ = load_subset(subset)
     if args.marked:
-        size = int((real_labels == args.marked_class).sum())
-        bad = [i for i in args.marked if not 0 <= i < size]
-        if not size or bad:
-            raise SystemExit(
-                f"error: --marked {bad}: expected positions 0-{size - 1} among the "
-                f"{size} real images of --marked-class {args.marked_class}"
-            )
+        args.marked = marked_positions(
+            real_labels, args.marked_class, args.marked, "--marked-class"
+        )
     geometry = real_geometry(real, real_labels)
     rng = torch.Generator().manual_seed(params["seed"])
     rows, least, probed = [], [], []
@@ -151,7 +146,7 @@ def main() -> None:
             }
         )
         if cls == args.marked_class:
-            marked = {"class": cls, **marked_coverage(counts, sorted(set(args.marked)))}
+            marked = {"class": cls, **marked_coverage(counts, args.marked)}
         order = np.argsort(counts, kind="stable")[:SHOWN]
         least.append([(mine[i].numpy(), int(counts[i])) for i in order])
         probed.append(np.flatnonzero(real_labels == cls)[order[:PROBED]].tolist())

@@ -36,7 +36,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from fewshot import paths  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
-from fewshot.experiments import experiment_files  # noqa: E402
+from fewshot.experiments import experiment_files, marked_positions  # noqa: E402
 from fewshot.instances import class_neighbours, instance_features  # noqa: E402
 from fewshot.runtime import to_gan_input  # noqa: E402
 
@@ -127,19 +127,11 @@ def main() -> None:
     else:
         subset = paths.SUBSET_FILE
     images, labels_np, _ = load_subset(subset)
+    args.marked = marked_positions(labels_np, args.cls, args.marked, "--class")
     members = np.flatnonzero(labels_np == args.cls)
-    if len(members) == 0:
-        raise SystemExit(f"error: --class {args.cls}: the subset has no images of that class")
-    bad = [i for i in args.marked if not 0 <= i < len(members)]
-    if bad:
-        raise SystemExit(
-            f"error: --marked {bad}: expected positions 0-{len(members) - 1} among the "
-            f"{len(members)} images of class {args.cls}"
-        )
     smallest = int(np.bincount(labels_np)[np.unique(labels_np)].min())
     if not all(2 <= k <= smallest for k in args.k):
         raise SystemExit(f"error: --k {args.k}: expected 2 to {smallest} (the smallest class)")
-    args.marked = sorted(set(args.marked))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     source = args.exp or "the workspace's subset"
     title = f"Class {args.cls} of {source}, in subset order; marked in red: {len(args.marked)}"

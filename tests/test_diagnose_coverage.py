@@ -67,3 +67,14 @@ def test_marked_coverage_compares_the_marked_share_of_draws_with_that_of_real_im
         "draw_share": 0.05,
         "never_nearest": 1,
     }
+
+
+def test_marked_positions_are_checked_against_the_class_and_deduplicated() -> None:
+    from fewshot.experiments import marked_positions
+
+    labels = np.array([7, 1, 7, 7])
+    assert marked_positions(labels, 7, [2, 0, 2], "--class") == [0, 2]
+    with pytest.raises(SystemExit, match=r"--marked \[3\]: expected positions 0-2 .* --class 7"):
+        marked_positions(labels, 7, [1, 3], "--class")
+    with pytest.raises(SystemExit, match="--marked-class 4: the subset has no images"):
+        marked_positions(labels, 4, [0], "--marked-class")
