@@ -10,8 +10,10 @@ shows for each class's two least-covered real images the real neighbours the dis
 for them and what the generator draws when conditioned on them. With `--marked-class C
 --marked i j ...` (positions among class C's real images, as `instance_neighbourhoods.py`
 numbers them: a style marked by eye), it also reports the share of class C's draws nearest a
-marked image against the marked share of the real images (`<out>-marked.csv`). Reads no test
-data.
+marked image against the marked share of the real images (`<out>-marked.csv`), and draws each
+marked image beside the draws nearest to it (`<out>-marked.png`: whether the generator offers
+the style at all; pixel coverage can count a closed-top 4 as covered by open-top ones). Reads
+no test data.
 
     python scripts/diagnose_coverage.py                      # the workspace's generator
     python scripts/diagnose_coverage.py --exp study-mnist-fewshot-15k-strong-select-half-n100-s2
@@ -46,6 +48,7 @@ from fewshot.runtime import to_uint8  # noqa: E402
 
 SHOWN = 12  # least-covered real images shown per class
 PROBED, PROBE_NEIGHBOURS, PROBE_DRAWS = 2, 5, 8  # the instance figure: rows per class, columns
+NEAREST_DRAWS = 8  # the marked figure: draws shown beside each marked real image
 
 
 def conditioned_draws(
@@ -100,6 +103,32 @@ def marked_coverage(counts: np.ndarray, marked: list[int]) -> dict[str, float]:
     }
 
 
+def nearest_draws(drawn: torch.Tensor, real: torch.Tensor, count: int) -> torch.Tensor:
+    """Indices (len(real), count) of the `count` draws nearest each real image (pixels), nearest
+    first: what the generator offers for a style, whether or not those draws are nearer to
+    another real image."""
+    distances = torch.cdist(real.flatten(1).float(), drawn.flatten(1).float())
+    return distances.topk(count, dim=1, largest=False).indices
+
+
+def marked_figure(drawn: torch.Tensor, real: torch.Tensor, title: str) -> plt.Figure:
+    """Each marked real image (a row) beside the draws of its class nearest to it."""
+    nearest = nearest_draws(drawn, real, NEAREST_DRAWS)
+    columns = 1 + NEAREST_DRAWS
+    figure, axes = plt.subplots(
+        len(real), columns, figsize=(columns * 0.8, len(real) * 0.85), squeeze=False
+    )
+    for ax_row, image, near in zip(axes, real, nearest, strict=True):
+        for ax, shown in zip(ax_row, [image, *drawn[near]], strict=True):
+            ax.imshow(shown.numpy(), cmap="gray", vmin=0, vmax=255)
+            ax.axis("off")
+        ax_row[0].set_title("real", fontsize=6)
+        ax_row[1].set_title("nearest draws ->", fontsize=6, loc="left")
+    figure.suptitle(title, fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exp", help="a DVC experiment's generator (default: the workspace's)")
@@ -147,6 +176,7 @@ def main() -> None:
         )
         if cls == args.marked_class:
             marked = {"class": cls, **marked_coverage(counts, args.marked)}
+            marked_drawn, marked_real = drawn, mine[args.marked]
         order = np.argsort(counts, kind="stable")[:SHOWN]
         least.append([(mine[i].numpy(), int(counts[i])) for i in order])
         probed.append(np.flatnonzero(real_labels == cls)[order[:PROBED]].tolist())
@@ -162,6 +192,13 @@ def main() -> None:
             f"{marked['real_share']:.1%} of its real images and nearest to "
             f"{marked['draw_share']:.1%} of its draws; {marked['never_nearest']} never nearest"
         )
+        title = (
+            f"Class {marked['class']}'s marked real images and the {NEAREST_DRAWS} nearest of "
+            f"its {args.draws} draws\n({args.exp or 'the workspace generator'})"
+        )
+        marked_png = args.out.with_name(args.out.name + "-marked.png")
+        marked_figure(marked_drawn, marked_real, title).savefig(marked_png, dpi=130)
+        print(f"-> {marked_csv}, {marked_png}")
     figure, axes = plt.subplots(N_CLASSES, SHOWN, figsize=(SHOWN * 0.8, N_CLASSES * 0.95))
     for cls, row in enumerate(least):
         for ax, (image, count) in zip(axes[cls], row, strict=True):

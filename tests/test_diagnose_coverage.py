@@ -69,6 +69,19 @@ def test_marked_coverage_compares_the_marked_share_of_draws_with_that_of_real_im
     }
 
 
+def test_nearest_draws_are_ordered_by_pixel_distance_and_drawn_beside_each_marked_image() -> None:
+    import matplotlib.pyplot as plt
+
+    from scripts.diagnose_coverage import NEAREST_DRAWS, marked_figure, nearest_draws
+
+    drawn = torch.arange(10, dtype=torch.uint8).mul(20).view(10, 1, 1).expand(10, 28, 28)
+    real = torch.stack([drawn[3] + 1, drawn[8] - 1])  # no ties
+    assert nearest_draws(drawn, real, 3).tolist() == [[3, 4, 2], [8, 7, 9]]
+    figure = marked_figure(drawn.contiguous(), real, "t")
+    assert len(figure.axes) == 2 * (1 + NEAREST_DRAWS)
+    plt.close(figure)
+
+
 def test_marked_positions_are_checked_against_the_class_and_deduplicated() -> None:
     from fewshot.experiments import marked_positions
 
