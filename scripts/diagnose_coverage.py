@@ -61,6 +61,26 @@ def conditioned_draws(
     return to_uint8(sample(netg, noise, labels, instances))
 
 
+def image_rows(
+    rows: list[list[np.ndarray]], arrow_column: int, arrow: str, title: str, cell: tuple
+) -> plt.Figure:
+    """A figure of rows of uint8 images, each starting with a real image: column 0 titled
+    "real", column `arrow_column` titled `arrow`; `cell` is (width, height) per image."""
+    columns = len(rows[0])
+    figure, axes = plt.subplots(
+        len(rows), columns, figsize=(columns * cell[0], len(rows) * cell[1]), squeeze=False
+    )
+    for ax_row, shown in zip(axes, rows, strict=True):
+        for ax, image in zip(ax_row, shown, strict=True):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+            ax.axis("off")
+        ax_row[0].set_title("real", fontsize=6)
+        ax_row[arrow_column].set_title(arrow, fontsize=6, loc="left")
+    figure.suptitle(title, fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
 def instance_figure(
     netg: InstanceGenerator,
     real: np.ndarray,
@@ -73,23 +93,14 @@ def instance_figure(
     """Per probed real image (subset indices, a list per class): itself, its nearest real
     neighbours of its class as D saw them, and what G draws conditioned on it."""
     neighbours = class_neighbours(netg.features, torch.as_tensor(real_labels), k)
-    rows = [(cls, i) for cls, chosen in enumerate(probed) for i in chosen]
-    columns = 1 + min(k - 1, PROBE_NEIGHBOURS) + PROBE_DRAWS
-    figure, axes = plt.subplots(
-        len(rows), columns, figsize=(columns * 0.6, len(rows) * 0.62), squeeze=False
-    )
-    for ax_row, (cls, i) in zip(axes, rows, strict=True):
-        shown = [real[j] for j in neighbours[i][: columns - PROBE_DRAWS].tolist()]
-        shown += list(conditioned_draws(netg, i, cls, PROBE_DRAWS, rng).numpy())
-        for column, (ax, image) in enumerate(zip(ax_row, shown, strict=True)):
-            ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-            ax.axis("off")
-            if column == len(shown) - PROBE_DRAWS:
-                ax.set_title("drawn for it ->", fontsize=6, loc="left")
-        ax_row[0].set_title("real", fontsize=6)
-    figure.suptitle(title, fontsize=7)
-    figure.tight_layout()
-    return figure
+    shown_real = 1 + min(k - 1, PROBE_NEIGHBOURS)
+    rows = [
+        [real[j] for j in neighbours[i][:shown_real].tolist()]
+        + list(conditioned_draws(netg, i, cls, PROBE_DRAWS, rng).numpy())
+        for cls, chosen in enumerate(probed)
+        for i in chosen
+    ]
+    return image_rows(rows, shown_real, "drawn for it ->", title, (0.6, 0.62))
 
 
 def marked_coverage(counts: np.ndarray, marked: list[int]) -> dict[str, float]:
@@ -114,19 +125,10 @@ def nearest_draws(drawn: torch.Tensor, real: torch.Tensor, count: int) -> torch.
 def marked_figure(drawn: torch.Tensor, real: torch.Tensor, title: str) -> plt.Figure:
     """Each marked real image (a row) beside the draws of its class nearest to it."""
     nearest = nearest_draws(drawn, real, NEAREST_DRAWS)
-    columns = 1 + NEAREST_DRAWS
-    figure, axes = plt.subplots(
-        len(real), columns, figsize=(columns * 0.8, len(real) * 0.85), squeeze=False
-    )
-    for ax_row, image, near in zip(axes, real, nearest, strict=True):
-        for ax, shown in zip(ax_row, [image, *drawn[near]], strict=True):
-            ax.imshow(shown.numpy(), cmap="gray", vmin=0, vmax=255)
-            ax.axis("off")
-        ax_row[0].set_title("real", fontsize=6)
-        ax_row[1].set_title("nearest draws ->", fontsize=6, loc="left")
-    figure.suptitle(title, fontsize=7)
-    figure.tight_layout()
-    return figure
+    rows = [
+        [image.numpy(), *drawn[near].numpy()] for image, near in zip(real, nearest, strict=True)
+    ]
+    return image_rows(rows, 1, "nearest draws ->", title, (0.8, 0.85))
 
 
 def main() -> None:
@@ -151,6 +153,7 @@ def main() -> None:
     if generate["sampling"] == "source":
         netg = as_source_samples(netg)
     real, real_labels, _ = load_subset(subset)
+    source = args.exp or "the workspace's generator"
     if args.marked:
         args.marked = marked_positions(
             real_labels, args.marked_class, args.marked, "--marked-class"
@@ -194,7 +197,7 @@ def main() -> None:
         )
         title = (
             f"Class {marked['class']}'s marked real images and the {NEAREST_DRAWS} nearest of "
-            f"its {args.draws} draws\n({args.exp or 'the workspace generator'})"
+            f"its {args.draws} draws\n({source})"
         )
         marked_png = args.out.with_name(args.out.name + "-marked.png")
         marked_figure(marked_drawn, marked_real, title).savefig(marked_png, dpi=130)
@@ -205,7 +208,6 @@ def main() -> None:
             ax.imshow(image, cmap="gray", vmin=0, vmax=255)
             ax.set_title(str(count), fontsize=7, color="crimson" if count == 0 else "black")
             ax.axis("off")
-    source = args.exp or "the workspace's generator"
     figure.suptitle(
         f"Real training images with the fewest of {args.draws} generated neighbours per class"
         f"\n({source}; even share {args.draws // params['n_per_class']})",
