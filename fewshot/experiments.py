@@ -50,14 +50,35 @@ def cached(lock: dict, stage: str, path: Path, cache: Path) -> Path:
     raise SystemExit(f"error: {stage} has no output {path} in the experiment's dvc.lock")
 
 
+def cached_dir(lock: dict, stage: str, path: Path, cache: Path) -> dict[str, Path]:
+    """Every file of directory output `path` of `stage` in a dvc.lock: its path inside the
+    directory -> the file in DVC cache `cache`."""
+    root = cache / "files/md5"
+    for out in lock["stages"][stage]["outs"]:
+        if Path(out["path"]) == path and out["md5"].endswith(".dir"):
+            md5 = out["md5"]
+            listing = json.loads((root / md5[:2] / md5[2:]).read_text())
+            return {e["relpath"]: root / e["md5"][:2] / e["md5"][2:] for e in listing}
+    raise SystemExit(f"error: {stage} has no directory output {path} in the experiment's dvc.lock")
+
+
+def dvc_cache() -> Path:
+    """This repository's DVC cache directory (`dvc cache dir`)."""
+    out = subprocess.run(["dvc", "cache", "dir"], check=True, capture_output=True, text=True)
+    return Path(out.stdout.strip())
+
+
+def experiment_lock(name: str) -> tuple[dict, dict]:
+    """Experiment `name`'s params and dvc.lock, as committed in its ref."""
+    ref = experiment_ref(name)
+    return yaml.safe_load(committed(ref, "params.yaml")), yaml.safe_load(committed(ref, "dvc.lock"))
+
+
 def experiment_files(name: str, outputs: list[tuple[str, Path]]) -> tuple[dict, list[Path]]:
     """Experiment `name`'s params and the cached files of its `(stage, path)` outputs, without
     touching the workspace (`dvc exp apply` would)."""
-    ref = experiment_ref(name)
-    params = yaml.safe_load(committed(ref, "params.yaml"))
-    lock = yaml.safe_load(committed(ref, "dvc.lock"))
-    dvc_cache = subprocess.run(["dvc", "cache", "dir"], check=True, capture_output=True, text=True)
-    cache = Path(dvc_cache.stdout.strip())
+    params, lock = experiment_lock(name)
+    cache = dvc_cache()
     files = [cached(lock, stage, path, cache) for stage, path in outputs]
     for file in files:
         if not file.exists():
