@@ -43,10 +43,7 @@ def cached(lock: dict, stage: str, path: Path, cache: Path) -> Path:
         if parent == path:
             return root / md5[:2] / md5[2:]
         if md5.endswith(".dir") and parent in path.parents:
-            listing = json.loads((root / md5[:2] / md5[2:]).read_text())
-            inner = path.relative_to(parent).as_posix()
-            md5 = next(entry["md5"] for entry in listing if entry["relpath"] == inner)
-            return root / md5[:2] / md5[2:]
+            return cached_dir(lock, stage, parent, cache)[path.relative_to(parent).as_posix()]
     raise SystemExit(f"error: {stage} has no output {path} in the experiment's dvc.lock")
 
 

@@ -61,8 +61,10 @@ def draw_class(
     batch_size: int,
     rng: torch.Generator,
     sampling: str = "eval",
+    noise_scale: float = 1.0,
 ) -> torch.Tensor:
-    """`count` uint8 images (count, 28, 28) of class `cls`, the noise from `rng`.
+    """`count` uint8 images (count, 28, 28) of class `cls`, the noise from `rng` times
+    `noise_scale` (the standard deviation; the generator trained at 1).
 
     `sampling` "eval": BatchNorm's running statistics, [-1, 1] mapped to [0, 255] (the
     project's choice); "source": as `as_source_samples` and `to_uint8_per_image` describe.
@@ -71,7 +73,7 @@ def draw_class(
     for first in range(0, count, batch_size):
         n = min(batch_size, count - first)
         labels = torch.full((n,), cls, device=rng.device)
-        noise = torch.randn(n, netg.noise_dim, generator=rng, device=rng.device)
+        noise = torch.randn(n, netg.noise_dim, generator=rng, device=rng.device) * noise_scale
         if sampling == "source":
             with torch.no_grad():
                 chunks.append(to_uint8_per_image(netg(noise, labels)))
@@ -100,11 +102,13 @@ def write_image_folder(
     sampling: str = "eval",
     normalise: str = "none",
     geometry: Geometry | None = None,
+    noise_scale: float = 1.0,
 ) -> int:
     """Write `per_class` images of each class as <folder>/<class>/<n:05d>.png; return the count.
 
-    The generator runs on `rng`'s device (`sampling` as in `draw_class`) while the pool
-    encodes earlier classes; the noise comes from `rng`, so a seed gives the same images.
+    The generator runs on `rng`'s device (`sampling` and `noise_scale` as in `draw_class`)
+    while the pool encodes earlier classes; the noise comes from `rng`, so a seed gives the
+    same images.
     `normalise` (params.NORMALISE_MODES) moves and scales each image to the real images'
     `geometry` before anything else sees it. With `oversample` k > 1, k * per_class images
     are drawn per class and the `per_class` that `scorer` is most confident belong to the
@@ -118,7 +122,7 @@ def write_image_folder(
     for cls in tqdm(range(N_CLASSES), desc="generate", unit="class"):
         (folder / str(cls)).mkdir(parents=True)
         count = per_class * oversample
-        images = draw_class(netg, cls, count, batch_size, rng, sampling)
+        images = draw_class(netg, cls, count, batch_size, rng, sampling, noise_scale)
         images = normalise_class(images, cls, normalise, geometry)
         if oversample > 1:
             images = most_confident(images, cls, per_class, scorer)

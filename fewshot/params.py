@@ -114,6 +114,7 @@ SCHEMA: dict[str, Any] = {
         "oversample": _int(1, 100),
         "sampling": Field(str, choices=("source", "eval")),
         "normalise": Field(str, choices=NORMALISE_MODES),
+        "noise_scale": Field(float, positive=True),
     },
     "classifier": {
         "arch": Field(str, choices=("mlp", "lenet", "cnn")),

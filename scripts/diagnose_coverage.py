@@ -162,7 +162,9 @@ def main() -> None:
     rng = torch.Generator().manual_seed(params["seed"])
     rows, least, probed = [], [], []
     for cls in range(N_CLASSES):
-        drawn = draw_class(netg, cls, args.draws, 1000, rng, generate["sampling"])
+        drawn = draw_class(
+            netg, cls, args.draws, 1000, rng, generate["sampling"], generate.get("noise_scale", 1.0)
+        )
         drawn = normalise_class(drawn, cls, generate["normalise"], geometry)
         mine = torch.as_tensor(real[real_labels == cls])
         counts = neighbour_counts(drawn, mine).numpy()

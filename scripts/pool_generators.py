@@ -1,20 +1,27 @@
-"""Synthetic-only accuracy from the images of several generators of one real subset, pooled.
+"""Synthetic-only accuracy from the images of several generators of one real subset, pooled,
+or from one generator sampled another way, without training any generator again.
 
 Each generator drops some of its class's styles (the coverage-weighted one draws few
 closed-top 4s, the instance-conditioned one more of them but fewer crossed 7s:
 docs/results.md). Does a classifier trained on both generators' images, half from each, do
 better than on either alone? This takes the generated ImageFolders that DVC experiments on
-the same real subset already wrote (from the DVC cache, nothing is generated again), keeps
-the first `generate.per_class / k` images of each class from each of the k experiments, and
-runs the pipeline's own `train_classifier --source synthetic` and `evaluate --source
-synthetic` stages on them in a scratch workspace with the first experiment's params. The
-classifier's settings, budget and seed are the experiments' (they must agree), so the only
-difference from a single experiment's synthetic-only number is where the images came from.
-With one experiment it reruns that experiment's synthetic-only classifier (a check that the
-scratch workspace changes nothing). Appends one row per run to `--out`.
+the same real subset already wrote (from the DVC cache), keeps the first `generate.per_class
+/ k` images of each class from each of the k experiments, and runs the pipeline's own
+`train_classifier` and `evaluate` stages (`--sources`, synthetic by default) on them in a
+scratch workspace with the first experiment's params. The classifier's settings, budget and
+seed are the experiments' (they must agree), so the only difference from a single
+experiment's number is where the images came from. With one experiment and no `--set` it
+reruns that experiment's classifier (a check that the scratch workspace changes nothing).
+
+With `--set generate.KEY=VALUE` (for example `generate.noise_scale=1.25`) the images are
+drawn again instead, by the pipeline's `generate` stage from each experiment's cached
+generator with those settings, `per_class / k` from each. Appends one row per source to
+`--out`.
 
     python scripts/pool_generators.py --exp study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
         study-mnist-fewshot-15k-ic-strong-half-n100-s3
+    python scripts/pool_generators.py --exp study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
+        --set generate.noise_scale=1.25 --sources synthetic mixed
 """
 
 from __future__ import annotations
@@ -36,13 +43,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fewshot import paths  # noqa: E402
-from fewshot.experiments import cached_dir, dvc_cache, experiment_lock  # noqa: E402
+from fewshot.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
 from fewshot.runtime import machine_summary  # noqa: E402
 
 # What must agree between the pooled experiments: the classifier sees the same real subset,
 # trains the same way and is scored on the same test set.
 SHARED_PARAMS = ("seed", "device", "n_per_class", "data", "classifier", "evaluate")
 SHARED_OUTPUTS = (("subsample", paths.REAL_DIR), ("get_data", paths.RAW_DIR))
+# Keys experiments committed before they existed, with the value they ran with.
+ADDED_KEYS = {"generate": {"noise_scale": 1.0}}
+
+
+def with_added_keys(params: dict) -> dict:
+    """`params` with every key added since (ADDED_KEYS) at the value it implicitly had."""
+    for section, keys in ADDED_KEYS.items():
+        params[section] = {**keys, **params[section]}
+    return params
 
 
 def check_poolable(names: list[str], params: list[dict], locks: list[dict]) -> None:
@@ -66,27 +82,49 @@ def output_md5(lock: dict, stage: str, path: Path) -> str:
     return next(o["md5"] for o in lock["stages"][stage]["outs"] if Path(o["path"]) == path)
 
 
+def parse_sets(sets: list[str], params: dict) -> dict:
+    """`--set generate.KEY=VALUE` items as {KEY: value}; exits on any other key."""
+    overrides = {}
+    for item in sets:
+        key, eq, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if not eq or section != "generate" or name not in params["generate"]:
+            raise SystemExit(
+                f"error: --set {item}: expected generate.KEY=VALUE with KEY one of "
+                f"{', '.join(params['generate'])}"
+            )
+        overrides[name] = yaml.safe_load(value)
+    return overrides
+
+
+def shares(per_class: int, count: int) -> list[int]:
+    """`per_class` split over `count` generators as evenly as it goes, the first taking more."""
+    return [per_class // count + (k < per_class % count) for k in range(count)]
+
+
+def by_class(folder: dict[str, Path]) -> dict[str, list[str]]:
+    """A synthetic folder's relpaths ("<class>/<n>.png") per class, sorted by name."""
+    classes: dict[str, list[str]] = {}
+    for relpath in sorted(folder):
+        classes.setdefault(relpath.split("/")[0], []).append(relpath)
+    return classes
+
+
 def pooled_files(folders: list[dict[str, Path]], per_class: int) -> dict[str, Path]:
     """From each experiment's synthetic folder (relpath "<class>/<n>.png" -> file), the first
-    images of every class by name, `per_class` in all, split as evenly as the count allows
-    (the first folders take one more); renamed "<class>/<experiment>-<n>.png"."""
+    images of every class of the first folder by name, `per_class` in all (`shares`);
+    renamed "<class>/<k>-<n>.png" for the k-th experiment."""
     chosen = {}
-    by_class: list[dict[str, list[str]]] = []
-    for folder in folders:
-        classes: dict[str, list[str]] = {}
-        for relpath in sorted(folder):
-            classes.setdefault(relpath.split("/")[0], []).append(relpath)
-        by_class.append(classes)
-    for cls in sorted(by_class[0], key=int):
-        for k, (folder, classes) in enumerate(zip(folders, by_class, strict=True)):
-            share = per_class // len(folders) + (k < per_class % len(folders))
-            mine = classes.get(cls, [])
-            if len(mine) < share:
+    classes = sorted(by_class(folders[0]), key=int)
+    for k, (folder, share) in enumerate(zip(folders, shares(per_class, len(folders)), strict=True)):
+        mine = by_class(folder)
+        for cls in classes:
+            if len(mine.get(cls, [])) < share:
                 raise SystemExit(
-                    f"error: experiment {k + 1} has {len(mine)} images of class {cls}, "
-                    f"fewer than the {share} it must give"
+                    f"error: experiment {k + 1} has {len(mine.get(cls, []))} images of class "
+                    f"{cls}, fewer than the {share} it must give"
                 )
-            for relpath in mine[:share]:
+            for relpath in mine[cls][:share]:
                 chosen[f"{cls}/{k}-{relpath.split('/', 1)[1]}"] = folder[relpath]
     return chosen
 
@@ -101,66 +139,122 @@ def link_files(files: dict[str, Path], into: Path) -> None:
         target.symlink_to(source)
 
 
-def scratch_workspace(
-    workspace: Path, params: dict, lock: dict, synthetic: dict[str, Path]
-) -> None:
-    """A directory the stages can run in: the first experiment's params, raw data and real
-    subset, this repository's checksums, and the pooled synthetic folder."""
-    cache = dvc_cache()
+def write_params(workspace: Path, params: dict) -> None:
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def run_stage(workspace: Path, stage: str, *args: str) -> None:
+    """One of the pipeline's stages, run in `workspace` on this repository's code."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", f"stages.{stage}", *args]
+    subprocess.run(command, cwd=workspace, env=env, check=True)
+
+
+def scratch_workspace(workspace: Path, lock: dict) -> None:
+    """What every stage reads but the params and the synthetic images: the first
+    experiment's raw data and real subset, this repository's checksums."""
     shutil.copytree(ROOT / paths.CHECKSUM_DIR, workspace / paths.CHECKSUM_DIR)
     for stage, path in SHARED_OUTPUTS:
-        link_files(cached_dir(lock, stage, path, cache), workspace / path)
-    link_files(synthetic, workspace / paths.SYNTHETIC_DIR)
+        link_files(cached_dir(lock, stage, path, dvc_cache()), workspace / path)
 
 
-def run_stages(workspace: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for stage in ("train_classifier", "evaluate"):
-        subprocess.run(
-            [sys.executable, "-m", f"stages.{stage}", "--source", "synthetic"],
-            cwd=workspace,
-            env=env,
-            check=True,
+def regenerate(workspace: Path, params: list[dict], locks: list[dict], overrides: dict) -> None:
+    """Draw each experiment's share of the images again with its cached generator, by the
+    `generate` stage with `overrides`; pool them as `pooled_files` names them."""
+    pool = workspace / "pooled"
+    per_class = params[0]["generate"]["per_class"]
+    for k, (mine, lock, share) in enumerate(
+        zip(params, locks, shares(per_class, len(params)), strict=True)
+    ):
+        write_params(
+            workspace, {**mine, "generate": {**mine["generate"], **overrides, "per_class": share}}
         )
-    return json.loads((workspace / paths.eval_metrics("synthetic")).read_text())
+        models = {"train_cgan": paths.GENERATOR}
+        if {**mine["generate"], **overrides}[
+            "oversample"
+        ] > 1:  # chosen by its real-only classifier
+            models["train_classifier@real"] = paths.classifier_file("real")
+        for stage, path in models.items():
+            (workspace / path).parent.mkdir(parents=True, exist_ok=True)
+            (workspace / path).unlink(missing_ok=True)
+            (workspace / path).symlink_to(cached(lock, stage, path, dvc_cache()))
+        run_stage(workspace, "generate")
+        for png in sorted((workspace / paths.SYNTHETIC_DIR).glob("*/*.png")):
+            (pool / png.parent.name).mkdir(parents=True, exist_ok=True)
+            png.rename(pool / png.parent.name / f"{k}-{png.name}")
+        shutil.rmtree(workspace / paths.SYNTHETIC_DIR)
+    pool.rename(workspace / paths.SYNTHETIC_DIR)
+
+
+def git_commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def append_rows(out: Path, rows: list[dict]) -> pd.DataFrame:
+    """`rows` appended to the CSV `out` (columns added since are left empty in older rows)."""
+    frame = pd.DataFrame(rows)
+    if out.exists():
+        frame = pd.concat([pd.read_csv(out), frame], ignore_index=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    return frame.tail(len(rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exp", nargs="+", required=True, help="DVC experiments to pool")
+    parser.add_argument(
+        "--set", nargs="+", default=[], help="generate.KEY=VALUE: draw the images again so"
+    )
+    parser.add_argument(
+        "--sources", nargs="+", choices=("synthetic", "mixed"), default=["synthetic"]
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/results/pooled-generators.csv"))
     args = parser.parse_args()
     read = [experiment_lock(name) for name in args.exp]
-    params, locks = [p for p, _ in read], [lock for _, lock in read]
+    params, locks = [with_added_keys(p) for p, _ in read], [lock for _, lock in read]
     check_poolable(args.exp, params, locks)
-    cache = dvc_cache()
-    folders = [cached_dir(lock, "generate", paths.SYNTHETIC_DIR, cache) for lock in locks]
-    synthetic = pooled_files(folders, params[0]["generate"]["per_class"])
+    overrides = parse_sets(args.set, params[0])
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pool-generators-") as tmp:
-        scratch_workspace(Path(tmp), params[0], locks[0], synthetic)
-        metrics = run_stages(Path(tmp))
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout.strip()
-    row = {
-        "dataset": params[0]["data"]["dataset"],
-        "n_per_class": params[0]["n_per_class"],
-        "subset_seed": params[0]["seed"],
-        "experiments": " + ".join(args.exp),
-        "source": "synthetic",
-        "test_accuracy": metrics["accuracy"],
-        "test_accuracy_tta": metrics["accuracy_tta"],
-        **{f"class_{c}": a for c, a in metrics["per_class_accuracy"].items()},
-        "seconds": round(time.perf_counter() - start, 1),
-        "machine": machine_summary(),
-        "commit": commit,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame([row])
-    frame.to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
-    print(frame.drop(columns=["machine", "commit"]).to_markdown(index=False))
+        workspace = Path(tmp)
+        scratch_workspace(workspace, locks[0])
+        if overrides:
+            regenerate(workspace, params, locks, overrides)
+        else:
+            cache = dvc_cache()
+            folders = [cached_dir(lock, "generate", paths.SYNTHETIC_DIR, cache) for lock in locks]
+            synthetic = pooled_files(folders, params[0]["generate"]["per_class"])
+            link_files(synthetic, workspace / paths.SYNTHETIC_DIR)
+        write_params(workspace, {**params[0], "generate": {**params[0]["generate"], **overrides}})
+        metrics = {}
+        for source in args.sources:
+            run_stage(workspace, "train_classifier", "--source", source)
+            run_stage(workspace, "evaluate", "--source", source)
+            metrics[source] = json.loads((workspace / paths.eval_metrics(source)).read_text())
+    seconds = round(time.perf_counter() - start, 1)
+    rows = [
+        {
+            "dataset": params[0]["data"]["dataset"],
+            "n_per_class": params[0]["n_per_class"],
+            "subset_seed": params[0]["seed"],
+            "experiments": " + ".join(args.exp),
+            "images": "drawn again: " + " ".join(args.set) if overrides else "as cached",
+            "source": source,
+            "test_accuracy": found["accuracy"],
+            "test_accuracy_tta": found["accuracy_tta"],
+            **{f"class_{c}": a for c, a in found["per_class_accuracy"].items()},
+            "seconds": seconds,
+            "machine": machine_summary(),
+            "commit": git_commit(),
+        }
+        for source, found in metrics.items()
+    ]
+    shown = append_rows(args.out, rows).drop(columns=["machine", "commit", "experiments"])
+    print(shown.to_markdown(index=False))
 
 
 if __name__ == "__main__":

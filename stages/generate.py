@@ -10,6 +10,7 @@ real-only classifier (trained on the real subset alone, never on test data) is m
 belong to their class are kept. `generate.normalise` moves (`centre`) and scales
 (`scale_centre`) each generated digit to the centre of mass and size of the real subset's
 digits of its class, as MNIST built its own (fewshot/normalise.py), before any selection.
+`generate.noise_scale` above 1 samples the noise wider than the generator trained on.
 The folder appears only once every file is written.
 """
 
@@ -81,10 +82,13 @@ def main() -> None:
             gen_cfg["sampling"],
             gen_cfg["normalise"],
             geometry,
+            gen_cfg["noise_scale"],
         )
     kept = f", the best 1 in {oversample} by the real-only classifier" if oversample > 1 else ""
     if geometry is not None:
         kept += f", {gen_cfg['normalise']} to the real subset's geometry"
+    if gen_cfg["noise_scale"] != 1:
+        kept += f", noise scaled by {gen_cfg['noise_scale']:g}"
     print(
         f"wrote {written} PNGs ({gen_cfg['per_class']} per class{kept}) on {device} "
         f"in {time.perf_counter() - start:.1f} s -> {paths.SYNTHETIC_DIR}/"

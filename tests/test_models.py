@@ -506,6 +506,23 @@ def test_write_image_folder_selects_only_with_a_scorer(tmp_path) -> None:
     assert written == 30 and len(list((tmp_path / "b").glob("*/*.png"))) == 30
 
 
+def test_noise_scale_widens_the_noise_and_scale_1_draws_the_same_images() -> None:
+    from fewshot.generation import draw_class
+    from fewshot.models import FewShotGenerator
+
+    netg = FewShotGenerator(noise_dim=8, base_channels=2).eval()
+    seen = []
+    netg.register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0].std().item()))
+
+    def draw(scale: float) -> torch.Tensor:
+        return draw_class(netg, 3, 4000, 4000, torch.Generator().manual_seed(0), "eval", scale)
+
+    plain = draw_class(netg, 3, 4000, 4000, torch.Generator().manual_seed(0), "eval")
+    assert torch.equal(draw(1.0), plain)  # the default images, byte for byte
+    assert not torch.equal(draw(2.0), plain)
+    assert seen[-1] == pytest.approx(2 * seen[0], rel=1e-6)
+
+
 def test_source_discriminator_shapes_and_biases() -> None:
     netd = Discriminator(base_channels=64)
     x = torch.randn(3, 1 + 10, 28, 28)

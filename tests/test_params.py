@@ -62,6 +62,11 @@ def test_committed_defaults_are_valid_and_the_recipe() -> None:
         ("cgan.fake_labels", "same", r"'cgan.fake_labels' = 'same' .* one of 'batch', 'random'"),
         ("generate.sampling", "train", r"'generate.sampling' = 'train' .* one of 'source', 'eval'"),
         ("generate.normalise", "mnist", r"'generate.normalise' = 'mnist' .* 'centre', 'scale_"),
+        (
+            "generate.noise_scale",
+            0,
+            r"'generate.noise_scale' = 0 is invalid: expected a number > 0",
+        ),
         ("cgan.diffaugment", 1, r"'cgan.diffaugment' = 1 is invalid"),
         ("cgan.ema", 1.0, r"'cgan.ema' = 1.0 is invalid"),
         ("cgan.discriminator", "stylegan", r"one of 'recipe', 'projection'"),

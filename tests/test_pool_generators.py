@@ -1,0 +1,115 @@
+"""scripts/pool_generators.py: which generated images are pooled, and refusing experiments
+that do not share the real subset and the classifier."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fewshot.experiments import cached, cached_dir
+from scripts.pool_generators import check_poolable, pooled_files
+
+
+def folder(tag: str, per_class: int) -> dict[str, Path]:
+    return {
+        f"{c}/{n:05d}.png": Path(f"/{tag}/{c}/{n}") for c in range(10) for n in range(per_class)
+    }
+
+
+def test_each_class_takes_its_first_images_from_every_generator_in_turn() -> None:
+    chosen = pooled_files([folder("a", 4), folder("b", 4), folder("c", 4)], 5)
+    assert len(chosen) == 50
+    # 5 over 3 generators: 2, 2, 1; the first by name, renamed apart
+    assert sorted(k for k in chosen if k.startswith("7/")) == [
+        "7/0-00000.png",
+        "7/0-00001.png",
+        "7/1-00000.png",
+        "7/1-00001.png",
+        "7/2-00000.png",
+    ]
+    assert chosen["7/2-00000.png"] == Path("/c/7/0")
+    assert sorted(int(k.split("/")[0]) for k in chosen)[::5] == list(range(10))
+
+
+def test_one_generator_gives_its_folder_unchanged_but_for_the_names() -> None:
+    chosen = pooled_files([folder("a", 3)], 3)
+    assert sorted(chosen.values()) == sorted(folder("a", 3).values())
+
+
+def test_a_generator_with_too_few_images_of_a_class_is_refused() -> None:
+    short = {k: v for k, v in folder("b", 4).items() if not k.startswith("3/")}
+    with pytest.raises(SystemExit, match="experiment 2 has 0 images of class 3"):
+        pooled_files([folder("a", 4), short], 8)
+
+
+def lock(subset_md5: str) -> dict:
+    return {
+        "stages": {
+            "subsample": {"outs": [{"path": "data/train/real", "md5": subset_md5}]},
+            "get_data": {"outs": [{"path": "data/raw", "md5": "raw.dir"}]},
+        }
+    }
+
+
+def params(**classifier: object) -> dict:
+    return {
+        "seed": 3,
+        "n_per_class": 100,
+        "data": {"dataset": "mnist", "subset": "random"},
+        "classifier": {"arch": "cnn", "steps": 2400, **classifier},
+        "evaluate": {"batch_size": 1000},
+        "generate": {"per_class": 1000, "oversample": 1},
+        "cgan": {"coverage_weight": 1.0},
+    }
+
+
+def test_experiments_may_differ_in_their_generator_only() -> None:
+    other_gan = {**params(), "cgan": {"instance_dim": 32}}
+    check_poolable(["a", "b"], [params(), other_gan], [lock("s.dir"), lock("s.dir")])
+    with pytest.raises(SystemExit, match="--exp b: param classifier differs"):
+        check_poolable(["a", "b"], [params(), params(steps=4800)], [lock("s.dir")] * 2)
+    with pytest.raises(SystemExit, match="--exp b: its data/train/real is not a's"):
+        check_poolable(["a", "b"], [params(), params()], [lock("s.dir"), lock("t.dir")])
+
+
+def test_cached_dir_lists_a_directory_output_s_files_in_the_cache(tmp_path) -> None:
+    root = tmp_path / "files/md5"
+    (root / "dd").mkdir(parents=True)
+    (root / "ee").mkdir()
+    (root / "ee/55").write_text("png")
+    listing = [{"relpath": "0/00000.png", "md5": "ee55"}]
+    (root / "dd/44.dir").write_text(json.dumps(listing))
+    lock_ = {
+        "stages": {"generate": {"outs": [{"path": "data/train/synthetic", "md5": "dd44.dir"}]}}
+    }
+    files = cached_dir(lock_, "generate", Path("data/train/synthetic"), tmp_path)
+    assert files == {"0/00000.png": root / "ee/55"}
+    assert cached(lock_, "generate", Path("data/train/synthetic/0/00000.png"), tmp_path) == (
+        root / "ee/55"
+    )
+    with pytest.raises(SystemExit, match="no directory output data/other"):
+        cached_dir(lock_, "generate", Path("data/other"), tmp_path)
+
+
+def test_shares_split_the_images_as_evenly_as_they_go() -> None:
+    from scripts.pool_generators import shares
+
+    assert shares(1000, 2) == [500, 500]
+    assert shares(1000, 3) == [334, 333, 333]
+    assert sum(shares(7, 4)) == 7
+
+
+def test_only_generate_settings_can_be_changed_and_values_are_read_as_yaml() -> None:
+    from scripts.pool_generators import parse_sets, with_added_keys
+
+    older = with_added_keys(params())  # committed before generate.noise_scale existed
+    assert older["generate"]["noise_scale"] == 1.0 and older["generate"]["per_class"] == 1000
+    assert parse_sets(["generate.noise_scale=1.25", "generate.oversample=2"], older) == {
+        "noise_scale": 1.25,
+        "oversample": 2,
+    }
+    for bad in ("classifier.steps=10", "generate.noise=2", "generate.noise_scale"):
+        with pytest.raises(SystemExit, match=f"--set {bad}: expected generate.KEY=VALUE"):
+            parse_sets([bad], older)
