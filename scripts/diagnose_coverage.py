@@ -12,17 +12,22 @@ for them and what the generator draws when conditioned on them. With `--marked-c
 numbers them: a style marked by eye), it also reports the share of class C's draws nearest a
 marked image against the marked share of the real images (`<out>-marked.csv`), and draws each
 marked image beside the draws nearest to it (`<out>-marked.png`: whether the generator offers
-the style at all; pixel coverage can count a closed-top 4 as covered by open-top ones). Reads
-no test data.
+the style at all; pixel coverage can count a closed-top 4 as covered by open-top ones).
+`--space classifier` gives each draw to its nearest real image in the penultimate features
+of the experiment's real-only CNN (trained on the real subset alone) instead of in pixels:
+does a feature space that must tell 4 from 9 see the closed-top 4s as uncovered? Reads no
+test data.
 
     python scripts/diagnose_coverage.py                      # the workspace's generator
     python scripts/diagnose_coverage.py --exp study-mnist-fewshot-15k-strong-select-half-n100-s2
     python scripts/diagnose_coverage.py --exp ... --marked-class 7 --marked 2 12 23 29 45
+    python scripts/diagnose_coverage.py --exp ... --space classifier --marked-class 4 --marked ...
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -36,6 +41,7 @@ import torch  # noqa: E402
 from fewshot import paths  # noqa: E402
 from fewshot.coverage import neighbour_counts  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
+from fewshot.ensemble import build, members_of  # noqa: E402
 from fewshot.experiments import experiment_files, marked_positions  # noqa: E402
 from fewshot.gan import sample  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
@@ -44,11 +50,26 @@ from fewshot.io import load_state  # noqa: E402
 from fewshot.models import N_CLASSES, InstanceGenerator, build_generator  # noqa: E402
 from fewshot.normalise import normalise_class, real_geometry  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
-from fewshot.runtime import to_uint8  # noqa: E402
+from fewshot.runtime import to_classifier_input, to_uint8  # noqa: E402
 
 SHOWN = 12  # least-covered real images shown per class
 PROBED, PROBE_NEIGHBOURS, PROBE_DRAWS = 2, 5, 8  # the instance figure: rows per class, columns
 NEAREST_DRAWS = 8  # the marked figure: draws shown beside each marked real image
+
+
+def classifier_features(arch: str, members: int, checkpoint: Path) -> Callable:
+    """uint8 images (N, 28, 28) -> the penultimate features (N, 128) of the real-only CNN
+    (its first member): the space in which `--space classifier` counts coverage."""
+    if arch != "cnn":
+        raise SystemExit(f"error: --space classifier needs classifier.arch cnn, not {arch!r}")
+    model = members_of(load_state(checkpoint, build(arch, members)))[0].eval()
+    body = torch.nn.Sequential(*list(model.net)[:-2])  # up to the pooled features
+
+    @torch.no_grad()
+    def features(images: torch.Tensor) -> torch.Tensor:
+        return torch.cat([body(chunk) for chunk in to_classifier_input(images.numpy()).split(1000)])
+
+    return features
 
 
 def conditioned_draws(
@@ -138,22 +159,38 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/coverage"))
     parser.add_argument("--marked-class", type=int, help="the class of the --marked images")
     parser.add_argument(
+        "--space",
+        choices=("pixels", "classifier"),
+        default="pixels",
+        help="where draws find their nearest real image (classifier: the real-only CNN's features)",
+    )
+    parser.add_argument(
         "--marked", type=int, nargs="+", default=[], help="positions among its real images"
     )
     args = parser.parse_args()
     if bool(args.marked) != (args.marked_class is not None):
         raise SystemExit("error: --marked and --marked-class go together")
+    outputs = [("train_cgan", paths.GENERATOR), ("subsample", paths.SUBSET_FILE)]
+    if args.space == "classifier":
+        outputs.append(("train_classifier@real", paths.classifier_file("real")))
     if args.exp:
-        outputs = [("train_cgan", paths.GENERATOR), ("subsample", paths.SUBSET_FILE)]
-        params, (generator, subset) = experiment_files(args.exp, outputs)
+        params, files = experiment_files(args.exp, outputs)
     else:
-        params, generator, subset = load_params(), paths.GENERATOR, paths.SUBSET_FILE
+        params, files = load_params(), [path for _, path in outputs]
+    generator, subset = files[:2]
+    space = (
+        classifier_features(params["classifier"]["arch"], params["classifier"]["members"], files[2])
+        if args.space == "classifier"
+        else lambda images: images
+    )
     cgan, generate = params["cgan"], params["generate"]
     netg = load_state(generator, build_generator(cgan))
     if generate["sampling"] == "source":
         netg = as_source_samples(netg)
     real, real_labels, _ = load_subset(subset)
     source = args.exp or "the workspace's generator"
+    if args.space == "classifier":
+        source += "; nearest in the real-only CNN's features"
     if args.marked:
         args.marked = marked_positions(
             real_labels, args.marked_class, args.marked, "--marked-class"
@@ -167,7 +204,7 @@ def main() -> None:
         )
         drawn = normalise_class(drawn, cls, generate["normalise"], geometry)
         mine = torch.as_tensor(real[real_labels == cls])
-        counts = neighbour_counts(drawn, mine).numpy()
+        counts = neighbour_counts(space(drawn), space(mine)).numpy()
         fair = args.draws / len(mine)
         rows.append(
             {

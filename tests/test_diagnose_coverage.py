@@ -91,3 +91,17 @@ def test_marked_positions_are_checked_against_the_class_and_deduplicated() -> No
         marked_positions(labels, 7, [1, 3], "--class")
     with pytest.raises(SystemExit, match="--marked-class 4: the subset has no images"):
         marked_positions(labels, 4, [0], "--marked-class")
+
+
+def test_classifier_space_is_the_real_only_cnn_s_pooled_features(tmp_path) -> None:
+    from fewshot.ensemble import build
+    from fewshot.io import save_state
+    from scripts.diagnose_coverage import classifier_features
+
+    torch.manual_seed(0)
+    save_state(tmp_path / "real.pt", build("cnn", 2))
+    features = classifier_features("cnn", 2, tmp_path / "real.pt")
+    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    assert features(images).shape == (3, 128)
+    with pytest.raises(SystemExit, match="--space classifier needs classifier.arch cnn"):
+        classifier_features("mlp", 1, tmp_path / "real.pt")
