@@ -15,13 +15,16 @@ reruns that experiment's classifier (a check that the scratch workspace changes 
 
 With `--set generate.KEY=VALUE` (for example `generate.noise_scale=1.25`) the images are
 drawn again instead, by the pipeline's `generate` stage from each experiment's cached
-generator with those settings, `per_class / k` from each. Appends one row per source to
+generator with those settings, `per_class / k` from each. With `--ensemble` nothing is
+trained: each experiment's own classifier of the source (trained on its own generator's
+images) votes in one ensemble, which `evaluate` scores. Appends one row per source to
 `--out`.
 
     python scripts/pool_generators.py --exp study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
         study-mnist-fewshot-15k-ic-strong-half-n100-s3
     python scripts/pool_generators.py --exp study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
         --set generate.noise_scale=1.25 --sources synthetic mixed
+    python scripts/pool_generators.py --ensemble --sources synthetic mixed --exp ... ...
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fewshot import paths  # noqa: E402
+from fewshot.ensemble import Ensemble, build, members_of  # noqa: E402
 from fewshot.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
+from fewshot.io import load_state, save_state  # noqa: E402
 from fewshot.runtime import machine_summary  # noqa: E402
 
 # What must agree between the pooled experiments: the classifier sees the same real subset,
@@ -186,6 +191,42 @@ def regenerate(workspace: Path, params: list[dict], locks: list[dict], overrides
     pool.rename(workspace / paths.SYNTHETIC_DIR)
 
 
+def ensemble_of(checkpoints: list[Path], arch: str, members: int) -> Ensemble:
+    """One ensemble of every member of the classifiers in `checkpoints` (`arch`, `members`
+    each), in order: the first experiment's come first, so its vote is `accuracy_single`."""
+    trained = [load_state(path, build(arch, members)) for path in checkpoints]
+    return Ensemble([member for model in trained for member in members_of(model)])
+
+
+def scores(workspace: Path, source: str) -> dict:
+    return json.loads((workspace / paths.eval_metrics(source)).read_text())
+
+
+def train_and_evaluate(workspace: Path, sources: list[str]) -> dict[str, dict]:
+    """The pipeline's classifier and evaluation stages for each source: its test scores."""
+    for source in sources:
+        run_stage(workspace, "train_classifier", "--source", source)
+        run_stage(workspace, "evaluate", "--source", source)
+    return {source: scores(workspace, source) for source in sources}
+
+
+def evaluate_ensembles(
+    workspace: Path, params: list[dict], locks: list[dict], sources: list[str]
+) -> dict[str, dict]:
+    """Per source, the experiments' own classifiers (from the DVC cache) as one ensemble,
+    scored by the pipeline's `evaluate` stage."""
+    cfg = params[0]["classifier"]
+    members = {**cfg, "members": cfg["members"] * len(params)}
+    write_params(workspace, {**params[0], "classifier": members})
+    for source in sources:
+        path = paths.classifier_file(source)
+        stage = f"train_classifier@{source}"
+        checkpoints = [cached(lock, stage, path, dvc_cache()) for lock in locks]
+        save_state(workspace / path, ensemble_of(checkpoints, cfg["arch"], cfg["members"]))
+        run_stage(workspace, "evaluate", "--source", source)
+    return {source: scores(workspace, source) for source in sources}
+
+
 def git_commit() -> str:
     out = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
@@ -203,6 +244,27 @@ def append_rows(out: Path, rows: list[dict]) -> pd.DataFrame:
     return frame.tail(len(rows))
 
 
+def measure(
+    args: argparse.Namespace, params: list[dict], locks: list[dict], overrides: dict
+) -> dict[str, dict]:
+    """The test scores per source, from a scratch workspace that is then deleted."""
+    with tempfile.TemporaryDirectory(prefix="pool-generators-") as tmp:
+        workspace = Path(tmp)
+        scratch_workspace(workspace, locks[0])
+        if args.ensemble:
+            return evaluate_ensembles(workspace, params, locks, args.sources)
+        if overrides:
+            regenerate(workspace, params, locks, overrides)
+        else:
+            cache = dvc_cache()
+            folders = [cached_dir(lock, "generate", paths.SYNTHETIC_DIR, cache) for lock in locks]
+            synthetic = pooled_files(folders, params[0]["generate"]["per_class"])
+            link_files(synthetic, workspace / paths.SYNTHETIC_DIR)
+        generate = {**params[0]["generate"], **overrides}
+        write_params(workspace, {**params[0], "generate": generate})
+        return train_and_evaluate(workspace, args.sources)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exp", nargs="+", required=True, help="DVC experiments to pool")
@@ -212,29 +274,23 @@ def main() -> None:
     parser.add_argument(
         "--sources", nargs="+", choices=("synthetic", "mixed"), default=["synthetic"]
     )
+    parser.add_argument(
+        "--ensemble", action="store_true", help="average the experiments' own classifiers"
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/results/pooled-generators.csv"))
     args = parser.parse_args()
+    if args.ensemble and (args.set or len(args.exp) < 2):
+        raise SystemExit("error: --ensemble takes two or more --exp and no --set")
     read = [experiment_lock(name) for name in args.exp]
     params, locks = [with_added_keys(p) for p, _ in read], [lock for _, lock in read]
     check_poolable(args.exp, params, locks)
     overrides = parse_sets(args.set, params[0])
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="pool-generators-") as tmp:
-        workspace = Path(tmp)
-        scratch_workspace(workspace, locks[0])
-        if overrides:
-            regenerate(workspace, params, locks, overrides)
-        else:
-            cache = dvc_cache()
-            folders = [cached_dir(lock, "generate", paths.SYNTHETIC_DIR, cache) for lock in locks]
-            synthetic = pooled_files(folders, params[0]["generate"]["per_class"])
-            link_files(synthetic, workspace / paths.SYNTHETIC_DIR)
-        write_params(workspace, {**params[0], "generate": {**params[0]["generate"], **overrides}})
-        metrics = {}
-        for source in args.sources:
-            run_stage(workspace, "train_classifier", "--source", source)
-            run_stage(workspace, "evaluate", "--source", source)
-            metrics[source] = json.loads((workspace / paths.eval_metrics(source)).read_text())
+    metrics = measure(args, params, locks, overrides)
+    if args.ensemble:
+        how = "each experiment's own; their classifiers voting"
+    else:
+        how = "drawn again: " + " ".join(args.set) if overrides else "as cached"
     seconds = round(time.perf_counter() - start, 1)
     rows = [
         {
@@ -242,10 +298,12 @@ def main() -> None:
             "n_per_class": params[0]["n_per_class"],
             "subset_seed": params[0]["seed"],
             "experiments": " + ".join(args.exp),
-            "images": "drawn again: " + " ".join(args.set) if overrides else "as cached",
+            "images": how,
             "source": source,
             "test_accuracy": found["accuracy"],
             "test_accuracy_tta": found["accuracy_tta"],
+            # the ensemble's first member alone: the first experiment's own number
+            "test_accuracy_first": found.get("accuracy_single"),
             **{f"class_{c}": a for c, a in found["per_class_accuracy"].items()},
             "seconds": seconds,
             "machine": machine_summary(),

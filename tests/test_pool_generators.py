@@ -113,3 +113,26 @@ def test_only_generate_settings_can_be_changed_and_values_are_read_as_yaml() -> 
     for bad in ("classifier.steps=10", "generate.noise=2", "generate.noise_scale"):
         with pytest.raises(SystemExit, match=f"--set {bad}: expected generate.KEY=VALUE"):
             parse_sets([bad], older)
+
+
+def test_the_experiments_classifiers_vote_as_one_ensemble_the_first_one_first(tmp_path) -> None:
+    import torch
+
+    from fewshot.ensemble import build
+    from fewshot.errors import DataError
+    from fewshot.io import save_state
+    from scripts.pool_generators import ensemble_of
+
+    torch.manual_seed(0)
+    first, second = build("mlp"), build("mlp", 2)
+    save_state(tmp_path / "a.pt", first)
+    save_state(tmp_path / "b.pt", second)
+    save_state(tmp_path / "c.pt", build("mlp", 2))
+    with pytest.raises(DataError, match="not a checkpoint for MLP"):
+        ensemble_of([tmp_path / "a.pt", tmp_path / "b.pt"], "mlp", 1)
+    voting = ensemble_of([tmp_path / "b.pt", tmp_path / "c.pt"], "mlp", 2)
+    assert len(voting.members) == 4
+    voting.eval(), second.eval()
+    x = torch.rand(5, 1, 28, 28)
+    assert torch.equal(voting.members[0](x), second.members[0](x))
+    assert ensemble_of([tmp_path / "a.pt"] * 2, "mlp", 1)(x).shape == (5, 10)
