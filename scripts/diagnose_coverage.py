@@ -159,6 +159,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/coverage"))
     parser.add_argument("--marked-class", type=int, help="the class of the --marked images")
     parser.add_argument(
+        "--noise-scale", type=float, help="sample as generate.noise_scale (default: the params')"
+    )
+    parser.add_argument(
         "--space",
         choices=("pixels", "classifier"),
         default="pixels",
@@ -183,12 +186,16 @@ def main() -> None:
         if args.space == "classifier"
         else lambda images: images
     )
-    cgan, generate = params["cgan"], params["generate"]
+    cgan, generate = params["cgan"], {"noise_scale": 1.0, **params["generate"]}
+    if args.noise_scale is not None:
+        generate["noise_scale"] = args.noise_scale
     netg = load_state(generator, build_generator(cgan))
     if generate["sampling"] == "source":
         netg = as_source_samples(netg)
     real, real_labels, _ = load_subset(subset)
     source = args.exp or "the workspace's generator"
+    if generate["noise_scale"] != 1:
+        source += f"; noise scaled by {generate['noise_scale']:g}"
     if args.space == "classifier":
         source += "; nearest in the real-only CNN's features"
     if args.marked:
@@ -200,7 +207,7 @@ def main() -> None:
     rows, least, probed = [], [], []
     for cls in range(N_CLASSES):
         drawn = draw_class(
-            netg, cls, args.draws, 1000, rng, generate["sampling"], generate.get("noise_scale", 1.0)
+            netg, cls, args.draws, 1000, rng, generate["sampling"], generate["noise_scale"]
         )
         drawn = normalise_class(drawn, cls, generate["normalise"], geometry)
         mine = torch.as_tensor(real[real_labels == cls])
@@ -224,7 +231,8 @@ def main() -> None:
         probed.append(np.flatnonzero(real_labels == cls)[order[:PROBED]].tolist())
     table = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out.with_suffix(".csv"), index=False)
+    table_csv, least_png = (args.out.with_name(args.out.name + end) for end in (".csv", ".png"))
+    table.to_csv(table_csv, index=False)
     print(table.to_markdown(index=False, floatfmt=".0f"))
     if args.marked:
         marked_csv = args.out.with_name(args.out.name + "-marked.csv")
@@ -253,8 +261,8 @@ def main() -> None:
         fontsize=8,
     )
     figure.tight_layout()
-    figure.savefig(args.out.with_suffix(".png"), dpi=110)
-    print(f"-> {args.out.with_suffix('.csv')}, {args.out.with_suffix('.png')}")
+    figure.savefig(least_png, dpi=110)
+    print(f"-> {table_csv}, {least_png}")
     if isinstance(netg, InstanceGenerator):
         title = (
             f"Each class's {PROBED} least-covered real images, their nearest real images of the "
