@@ -15,10 +15,11 @@ reruns that experiment's classifier (a check that the scratch workspace changes 
 
 With `--set generate.KEY=VALUE` (for example `generate.noise_scale=1.25`) the images are
 drawn again instead, by the pipeline's `generate` stage from each experiment's cached
-generator with those settings, `per_class / k` from each. With `--ensemble` nothing is
-trained: each experiment's own classifier of the source (trained on its own generator's
-images) votes in one ensemble, which `evaluate` scores. Appends one row per source to
-`--out`.
+generator with those settings, `per_class / k` from each. With `--members N`, N CNNs
+(seeded as `classifier.members` seeds them) train on the images and vote. With `--ensemble`
+nothing is trained: each experiment's own classifier of the source (trained on its own
+generator's images) votes in one ensemble, which `evaluate` scores. Appends one row per
+source to `--out`.
 
     python scripts/pool_generators.py --exp study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
         study-mnist-fewshot-15k-ic-strong-half-n100-s3
@@ -261,7 +262,10 @@ def measure(
             synthetic = pooled_files(folders, params[0]["generate"]["per_class"])
             link_files(synthetic, workspace / paths.SYNTHETIC_DIR)
         generate = {**params[0]["generate"], **overrides}
-        write_params(workspace, {**params[0], "generate": generate})
+        classifier = {**params[0]["classifier"]}
+        if args.members:  # member 0 is the experiments' own CNN, retrained
+            classifier["members"] = args.members
+        write_params(workspace, {**params[0], "generate": generate, "classifier": classifier})
         return train_and_evaluate(workspace, args.sources)
 
 
@@ -277,10 +281,15 @@ def main() -> None:
     parser.add_argument(
         "--ensemble", action="store_true", help="average the experiments' own classifiers"
     )
+    parser.add_argument(
+        "--members", type=int, help="CNNs trained on the images (default: classifier.members)"
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/results/pooled-generators.csv"))
     args = parser.parse_args()
-    if args.ensemble and (args.set or len(args.exp) < 2):
-        raise SystemExit("error: --ensemble takes two or more --exp and no --set")
+    if args.ensemble and (args.set or args.members or len(args.exp) < 2):
+        raise SystemExit("error: --ensemble takes two or more --exp and no --set or --members")
+    if args.members is not None and not 1 <= args.members <= 20:
+        raise SystemExit(f"error: --members {args.members}: expected 1 to 20")
     read = [experiment_lock(name) for name in args.exp]
     params, locks = [with_added_keys(p) for p, _ in read], [lock for _, lock in read]
     check_poolable(args.exp, params, locks)
@@ -291,6 +300,8 @@ def main() -> None:
         how = "each experiment's own; their classifiers voting"
     else:
         how = "drawn again: " + " ".join(args.set) if overrides else "as cached"
+        if args.members:
+            how += f"; {args.members} CNNs voting"
     seconds = round(time.perf_counter() - start, 1)
     rows = [
         {
