@@ -40,17 +40,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fewshot import paths  # noqa: E402
+from fewshot.classify import predict  # noqa: E402
+from fewshot.data import load_split, load_subset  # noqa: E402
 from fewshot.ensemble import Ensemble, build, members_of  # noqa: E402
 from fewshot.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
 from fewshot.io import load_state, save_state  # noqa: E402
-from fewshot.runtime import machine_summary  # noqa: E402
+from fewshot.params import load_params  # noqa: E402
+from fewshot.runtime import machine_summary, to_classifier_input  # noqa: E402
 
 # What must agree between the pooled experiments: the classifier sees the same real subset,
 # trains the same way and is scored on the same test set.
@@ -203,12 +208,48 @@ def scores(workspace: Path, source: str) -> dict:
     return json.loads((workspace / paths.eval_metrics(source)).read_text())
 
 
-def train_and_evaluate(workspace: Path, sources: list[str]) -> dict[str, dict]:
-    """The pipeline's classifier and evaluation stages for each source: its test scores."""
+def held_out(workspace: Path, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """`per_class` training images of each class outside the real subset (seeded, so every
+    run of a subset holds out the same ones): for choosing settings without the test split."""
+    images, labels = load_split(workspace / paths.RAW_DIR, "train")
+    outside = np.ones(len(labels), dtype=bool)
+    outside[load_subset(workspace / paths.SUBSET_FILE)[2]] = False
+    rng, chosen = np.random.default_rng(0), []
+    for c in range(10):
+        pool = np.flatnonzero(outside & (labels == c))
+        if len(pool) < per_class:
+            raise SystemExit(
+                f"error: --validation {per_class}: class {c} has {len(pool)} training images "
+                "outside the subset"
+            )
+        chosen.append(rng.choice(pool, per_class, replace=False))
+    chosen = np.concatenate(chosen)
+    return images[chosen], labels[chosen]
+
+
+def validation_accuracy(workspace: Path, source: str, held: tuple[np.ndarray, np.ndarray]) -> float:
+    """The source's trained classifier on the held-out training images."""
+    cfg = load_params(workspace / "params.yaml")["classifier"]
+    model = load_state(
+        workspace / paths.classifier_file(source), build(cfg["arch"], cfg["members"])
+    )
+    with torch.no_grad():
+        pred = predict(model, to_classifier_input(held[0]), 1000).numpy()
+    return round(float((pred == held[1]).mean()), 6)
+
+
+def train_and_evaluate(workspace: Path, sources: list[str], validation: int) -> dict[str, dict]:
+    """The pipeline's classifier and evaluation stages for each source: its test scores,
+    with its accuracy on `validation` held-out training images per class."""
+    held = held_out(workspace, validation) if validation else None
+    found = {}
     for source in sources:
         run_stage(workspace, "train_classifier", "--source", source)
         run_stage(workspace, "evaluate", "--source", source)
-    return {source: scores(workspace, source) for source in sources}
+        found[source] = scores(workspace, source)
+        if held is not None:
+            found[source]["validation_accuracy"] = validation_accuracy(workspace, source, held)
+    return found
 
 
 def evaluate_ensembles(
@@ -266,7 +307,7 @@ def measure(
         if args.members:  # member 0 is the experiments' own CNN, retrained
             classifier["members"] = args.members
         write_params(workspace, {**params[0], "generate": generate, "classifier": classifier})
-        return train_and_evaluate(workspace, args.sources)
+        return train_and_evaluate(workspace, args.sources, args.validation)
 
 
 def main() -> None:
@@ -283,6 +324,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--members", type=int, help="CNNs trained on the images (default: classifier.members)"
+    )
+    parser.add_argument(
+        "--validation",
+        type=int,
+        default=500,
+        help="held-out training images per class to score on besides the test set (0: none)",
     )
     parser.add_argument("--out", type=Path, default=Path("docs/results/pooled-generators.csv"))
     args = parser.parse_args()
@@ -313,6 +360,7 @@ def main() -> None:
             "source": source,
             "test_accuracy": found["accuracy"],
             "test_accuracy_tta": found["accuracy_tta"],
+            "validation_accuracy": found.get("validation_accuracy"),
             # the ensemble's first member alone: the first experiment's own number
             "test_accuracy_first": found.get("accuracy_single"),
             **{f"class_{c}": a for c, a in found["per_class_accuracy"].items()},

@@ -136,3 +136,27 @@ def test_the_experiments_classifiers_vote_as_one_ensemble_the_first_one_first(tm
     x = torch.rand(5, 1, 28, 28)
     assert torch.equal(voting.members[0](x), second.members[0](x))
     assert ensemble_of([tmp_path / "a.pt"] * 2, "mlp", 1)(x).shape == (5, 10)
+
+
+def test_held_out_images_are_training_images_outside_the_subset_the_same_every_run(
+    tmp_path,
+) -> None:
+    import numpy as np
+
+    from fewshot import paths
+    from fewshot.data import save_subset
+    from scripts.pool_generators import held_out
+    from tests.conftest import tiny_split, write_dataset
+
+    write_dataset(tmp_path / paths.RAW_DIR, n_train=12, gz=False)
+    images, labels = tiny_split(12, 1)  # what write_dataset wrote as the train split
+    subset = np.concatenate([np.flatnonzero(labels == c)[:4] for c in range(10)])
+    (tmp_path / paths.REAL_DIR).mkdir(parents=True)
+    save_subset(tmp_path / paths.SUBSET_FILE, images[subset], labels[subset], subset, "x")
+    held_images, held_labels = held_out(tmp_path, 8)
+    assert np.bincount(held_labels).tolist() == [8] * 10
+    in_subset = {images[i].tobytes() for i in subset}
+    assert not any(image.tobytes() in in_subset for image in held_images)
+    assert np.array_equal(held_out(tmp_path, 8)[0], held_images)
+    with pytest.raises(SystemExit, match="--validation 9: class 0 has 8 training images"):
+        held_out(tmp_path, 9)
