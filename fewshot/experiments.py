@@ -3,6 +3,7 @@ workspace. Used by hand-run scripts only (no stage imports it)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from pathlib import Path
@@ -59,16 +60,30 @@ def cached_dir(lock: dict, stage: str, path: Path, cache: Path) -> dict[str, Pat
     raise SystemExit(f"error: {stage} has no directory output {path} in the experiment's dvc.lock")
 
 
+@functools.cache
 def dvc_cache() -> Path:
     """This repository's DVC cache directory (`dvc cache dir`)."""
     out = subprocess.run(["dvc", "cache", "dir"], check=True, capture_output=True, text=True)
     return Path(out.stdout.strip())
 
 
+# Params keys added after experiments were committed, at the value those experiments ran with.
+ADDED_KEYS = {"generate": {"noise_scale": 1.0}}
+
+
+def with_added_keys(params: dict) -> dict:
+    """`params` with every key added since (ADDED_KEYS) at the value it implicitly had."""
+    for section, keys in ADDED_KEYS.items():
+        params[section] = {**keys, **params[section]}
+    return params
+
+
 def experiment_lock(name: str) -> tuple[dict, dict]:
-    """Experiment `name`'s params and dvc.lock, as committed in its ref."""
+    """Experiment `name`'s params (with keys added since, `with_added_keys`) and dvc.lock, as
+    committed in its ref."""
     ref = experiment_ref(name)
-    return yaml.safe_load(committed(ref, "params.yaml")), yaml.safe_load(committed(ref, "dvc.lock"))
+    params = with_added_keys(yaml.safe_load(committed(ref, "params.yaml")))
+    return params, yaml.safe_load(committed(ref, "dvc.lock"))
 
 
 def experiment_files(name: str, outputs: list[tuple[str, Path]]) -> tuple[dict, list[Path]]:

@@ -186,7 +186,7 @@ def main() -> None:
         if args.space == "classifier"
         else lambda images: images
     )
-    cgan, generate = params["cgan"], {"noise_scale": 1.0, **params["generate"]}
+    cgan, generate = params["cgan"], dict(params["generate"])
     if args.noise_scale is not None:
         generate["noise_scale"] = args.noise_scale
     netg = load_state(generator, build_generator(cgan))

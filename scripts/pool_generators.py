@@ -61,15 +61,6 @@ from fewshot.runtime import machine_summary, to_classifier_input  # noqa: E402
 # trains the same way and is scored on the same test set.
 SHARED_PARAMS = ("seed", "device", "n_per_class", "data", "classifier", "evaluate")
 SHARED_OUTPUTS = (("subsample", paths.REAL_DIR), ("get_data", paths.RAW_DIR))
-# Keys experiments committed before they existed, with the value they ran with.
-ADDED_KEYS = {"generate": {"noise_scale": 1.0}}
-
-
-def with_added_keys(params: dict) -> dict:
-    """`params` with every key added since (ADDED_KEYS) at the value it implicitly had."""
-    for section, keys in ADDED_KEYS.items():
-        params[section] = {**keys, **params[section]}
-    return params
 
 
 def check_poolable(names: list[str], params: list[dict], locks: list[dict]) -> None:
@@ -177,13 +168,10 @@ def regenerate(workspace: Path, params: list[dict], locks: list[dict], overrides
     for k, (mine, lock, share) in enumerate(
         zip(params, locks, shares(per_class, len(params)), strict=True)
     ):
-        write_params(
-            workspace, {**mine, "generate": {**mine["generate"], **overrides, "per_class": share}}
-        )
+        generate = {**mine["generate"], **overrides, "per_class": share}
+        write_params(workspace, {**mine, "generate": generate})
         models = {"train_cgan": paths.GENERATOR}
-        if {**mine["generate"], **overrides}[
-            "oversample"
-        ] > 1:  # chosen by its real-only classifier
+        if generate["oversample"] > 1:  # chosen by its real-only classifier
             models["train_classifier@real"] = paths.classifier_file("real")
         for stage, path in models.items():
             (workspace / path).parent.mkdir(parents=True, exist_ok=True)
@@ -338,7 +326,7 @@ def main() -> None:
     if args.members is not None and not 1 <= args.members <= 20:
         raise SystemExit(f"error: --members {args.members}: expected 1 to 20")
     read = [experiment_lock(name) for name in args.exp]
-    params, locks = [with_added_keys(p) for p, _ in read], [lock for _, lock in read]
+    params, locks = [p for p, _ in read], [lock for _, lock in read]
     check_poolable(args.exp, params, locks)
     overrides = parse_sets(args.set, params[0])
     start = time.perf_counter()

@@ -102,7 +102,8 @@ def test_shares_split_the_images_as_evenly_as_they_go() -> None:
 
 
 def test_only_generate_settings_can_be_changed_and_values_are_read_as_yaml() -> None:
-    from scripts.pool_generators import parse_sets, with_added_keys
+    from fewshot.experiments import with_added_keys
+    from scripts.pool_generators import parse_sets
 
     older = with_added_keys(params())  # committed before generate.noise_scale existed
     assert older["generate"]["noise_scale"] == 1.0 and older["generate"]["per_class"] == 1000
