@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -257,6 +258,16 @@ def evaluate_ensembles(
     return {source: scores(workspace, source) for source in sources}
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM (`kill`, a session's end) unwinds like Ctrl-C: `subprocess.run` kills the stage
+    it waits on and the scratch workspace is deleted, instead of both being left behind."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def git_commit() -> str:
     out = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
@@ -321,6 +332,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("docs/results/pooled-generators.csv"))
     args = parser.parse_args()
+    exit_on_sigterm()
     if args.ensemble and (args.set or args.members or len(args.exp) < 2):
         raise SystemExit("error: --ensemble takes two or more --exp and no --set or --members")
     if args.members is not None and not 1 <= args.members <= 20:

@@ -4,6 +4,9 @@ that do not share the real subset and the classifier."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -161,3 +164,23 @@ def test_held_out_images_are_training_images_outside_the_subset_the_same_every_r
     assert np.array_equal(held_out(tmp_path, 8)[0], held_images)
     with pytest.raises(SystemExit, match="--validation 9: class 0 has 8 training images"):
         held_out(tmp_path, 9)
+
+
+def test_a_terminated_run_leaves_no_scratch_workspace_behind(tmp_path) -> None:
+    script = (
+        "import sys, tempfile, time\n"
+        "from scripts.pool_generators import exit_on_sigterm\n"
+        "exit_on_sigterm()\n"
+        f"with tempfile.TemporaryDirectory(dir={str(tmp_path)!r}) as tmp:\n"
+        "    print(tmp, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    workspace = Path(process.stdout.readline().strip())
+    assert workspace.is_dir()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not workspace.exists()
