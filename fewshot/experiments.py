@@ -67,8 +67,12 @@ def dvc_cache() -> Path:
     return Path(out.stdout.strip())
 
 
-# Params keys added after experiments were committed, at the value those experiments ran with.
-ADDED_KEYS = {"generate": {"noise_scale": 1.0}}
+# Params keys added after experiments were committed, at the value those experiments ran with
+# (each its default in params.yaml: a new key's default keeps the old behaviour).
+ADDED_KEYS = {
+    "cgan": {"coverage_weight": 0.0, "coverage_every": 500},
+    "generate": {"noise_scale": 1.0},
+}
 
 
 def with_added_keys(params: dict) -> dict:

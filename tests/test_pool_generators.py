@@ -184,3 +184,20 @@ def test_a_terminated_run_leaves_no_scratch_workspace_behind(tmp_path) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 128 + signal.SIGTERM
     assert not workspace.exists()
+
+
+def test_an_experiment_committed_before_the_added_keys_validates_as_it_ran() -> None:
+    import copy
+
+    import yaml
+
+    from fewshot.experiments import ADDED_KEYS, with_added_keys
+    from fewshot.params import validate_params
+
+    current = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    older = copy.deepcopy(current)
+    for section, keys in ADDED_KEYS.items():
+        for key in keys:
+            assert keys[key] == current[section][key], f"{section}.{key}: not its default"
+            del older[section][key]
+    assert validate_params(with_added_keys(older)) == current
