@@ -14,6 +14,8 @@ import pytest
 from fewshot.experiments import cached, cached_dir
 from scripts.pool_generators import check_poolable, pooled_files
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def folder(tag: str, per_class: int) -> dict[str, Path]:
     return {
@@ -175,9 +177,8 @@ def test_a_terminated_run_leaves_no_scratch_workspace_behind(tmp_path) -> None:
         "    print(tmp, flush=True)\n"
         "    time.sleep(60)\n"
     )
-    root = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     workspace = Path(process.stdout.readline().strip())
     assert workspace.is_dir()
@@ -194,7 +195,7 @@ def test_an_experiment_committed_before_the_added_keys_validates_as_it_ran() -> 
     from fewshot.experiments import ADDED_KEYS, with_added_keys
     from fewshot.params import validate_params
 
-    current = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    current = yaml.safe_load((ROOT / "params.yaml").read_text())
     older = copy.deepcopy(current)
     for section, keys in ADDED_KEYS.items():
         for key in keys:
