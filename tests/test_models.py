@@ -396,6 +396,11 @@ def test_minibatch_stddev_sees_a_collapsed_batch() -> None:
     assert minibatch_stddev(same).shape == (8, 5, 7, 7)
     assert minibatch_stddev(same)[:, 4].max() < 1e-3 < minibatch_stddev(varied)[:, 4].min()
     assert minibatch_stddev(varied[:6], group=4).shape == (6, 5, 7, 7)  # group 3 divides 6
+    # the channel is the group's population standard deviation, averaged over C, H and W
+    x = varied.contiguous(memory_format=torch.channels_last)
+    std = x.double().view(4, 2, 4, 7, 7).std(0, unbiased=False).mean((1, 2, 3))
+    got = minibatch_stddev(x)[:, 4, 0, 0].double()
+    torch.testing.assert_close(got, std.repeat(4), rtol=1e-5, atol=1e-6)
 
 
 def test_few_shot_cgan_trains_for_its_step_budget_with_every_option_on() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 import pandas as pd
@@ -11,6 +13,7 @@ from scripts.study import (
     CONFIGS,
     RENAMED,
     ROW_COLUMNS,
+    STAGE_LOG,
     current_config,
     experiment_name,
     experiments,
@@ -20,6 +23,7 @@ from scripts.study import (
     parse_name,
     parse_queue_status,
     rows_from_experiment,
+    stage_env,
     stage_seconds,
     summarise,
 )
@@ -274,12 +278,18 @@ def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_imag
 def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
     repo, env = make_preset_repo(tmp_path)
     study = [sys.executable, str(REPO / "scripts/study.py"), "--configs", "recipe"]
-    study += ["--n-per-class", "2", "--seeds", "1", "--set", "cgan.epochs=1"]
-    study += ["--out", "study/tiny"]
+    study += ["--n-per-class", "2", "--seeds", "1", "2", "--set", "cgan.epochs=1"]
+    study += ["--out", "study/tiny", "--jobs", "2"]
 
     first = sh(repo, *study, env=env)
-    assert "1 experiment(s) to queue" in first.stdout
+    assert "2 experiment(s) to queue" in first.stdout
+    # two at a time through DVC's queue, the cores shared out between them
+    log = [json.loads(line) for line in (repo / STAGE_LOG).read_text().splitlines()]
+    threads = {r["torch_threads"] for r in log} - {None}  # None: a stage without torch
+    assert threads == {max(1, (os.cpu_count() or 1) // 2)}
     rows = pd.read_csv(repo / "study/tiny.csv")
+    assert set(rows["subset_seed"]) == {1, 2}
+    rows = rows[rows["subset_seed"] == 1]
     assert {"dataset", "n_per_class", "config", "source", "subset_seed", "test_accuracy"} <= set(
         rows
     )
@@ -292,14 +302,15 @@ def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
     # the CGAN was trained in the queued experiment, and its time found its way back
     assert (rows["train_cgan_s"] > 0).all()
     generators = pd.read_csv(repo / "study/tiny-generators.csv")
-    assert len(generators) == 1 and generators["synthetic_accuracy_mlp"].between(0, 1).all()
+    assert len(generators) == 2 and generators["synthetic_accuracy_mlp"].between(0, 1).all()
     # one configuration at one size: no curve and nothing to compare, so no figure
     assert not list((repo / "study").glob("*.png"))
     assert "| mnist" in (repo / "study/tiny.md").read_text()
 
     again = sh(repo, *study, env=env)  # resumable: nothing is queued or run twice
     assert "0 experiment(s) to queue" in again.stdout
-    assert pd.read_csv(repo / "study/tiny.csv").equals(rows)
+    again_rows = pd.read_csv(repo / "study/tiny.csv")
+    assert again_rows[again_rows["subset_seed"] == 1].equals(rows)
 
 
 def test_figures_draw_curves_only_where_there_is_a_curve(tmp_path) -> None:
@@ -341,3 +352,11 @@ Worker status: 0 active, 0 idle
 """
     assert parse_queue_status(status) == ["study-mnist-recipe-n200-s1", "5f6a7b8"]
     assert parse_queue_status("Task  Name  Created  Status\n") == []
+
+
+def test_jobs_share_the_cores_out_as_torch_threads_unless_the_user_chose() -> None:
+    assert "OMP_NUM_THREADS" not in stage_env(1, {}, 2)  # one at a time: torch's default
+    assert stage_env(3, {}, 2)["OMP_NUM_THREADS"] == "1"
+    assert stage_env(2, {}, 16)["OMP_NUM_THREADS"] == "8"
+    assert stage_env(2, {"OMP_NUM_THREADS": "4"}, 16)["OMP_NUM_THREADS"] == "4"
+    assert stage_env(1, {}, 2)["FEWSHOT_RESOURCE_LOG"].endswith("study-stages.jsonl")
