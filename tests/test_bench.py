@@ -30,3 +30,16 @@ def test_bench_runs_on_cpu_and_prints_ratios(tmp_path) -> None:
     )
     assert [loop for loop, _, _ in roofline] == ["recipe", "project"]
     assert all(float(gflop) > 0 and 0 < int(share) <= 100 for _, gflop, share in roofline)
+
+
+def test_parallel_bench_prints_a_side_by_side_ratio_per_network() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.parallel", "--jobs", "2", "--steps", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    pattern = r"^\| (cgan|cnn) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \|$"
+    rows = re.findall(pattern, result.stdout, re.M)
+    assert [row[0] for row in rows] == ["cgan", "cnn"]
+    assert all(float(value) > 0 for row in rows for value in row[1:])
+    assert re.search(r"minibatch stddev.*: [\d.]+x$", result.stdout, re.M)
