@@ -170,7 +170,8 @@ CONFIGS["fewshot-15k-ic-cover-strong-half"] = [
 # The coverage-weighted generator's noise drawn at 0.8 of the width it trained at (the
 # truncation trick), the scale held-out training images choose (97.32% against 97.20%, three
 # subsets); on the test set 97.49% synthetic-only against 97.43% at 1, measured by
-# scripts/pool_generators.py on the cached generators (docs/results.md).
+# scripts/pool_generators.py on the cached generators, and 97.11% trained again from scratch
+# (docs/results.md).
 CONFIGS["fewshot-15k-cover-strong-half-narrow"] = [
     *CONFIGS["fewshot-15k-cover-strong-half"],
     "generate.noise_scale=0.8",
