@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from bench.run import count_flops, peak_flops, real_subset
 from fewshot.classify import train_classifier
@@ -40,19 +39,18 @@ from fewshot.gan import build_cgan, generator_ema, train_cgan
 from fewshot.models import build_classifier, minibatch_stddev
 from fewshot.params import load_params
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input, to_gan_input
+from scripts.compose_params import compose
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 NETWORKS = ("cgan", "cnn")
 WARM_UP_STEPS = 5
 
 
 def preset(group: str, name: str) -> dict[str, Any]:
-    """params.yaml's `group` with conf/<group>/<name>.yaml over it, as `-S group=name` does."""
-    cfg = dict(load_params()[group])
-    extra = yaml.safe_load((CONF / group / f"{name}.yaml").read_text())
-    extra.pop("defaults", None)
-    cfg.update(extra.get(group, extra))  # a preset in the global package nests its keys
-    return cfg
+    """params `group` as `dvc exp run -S group=name` composes it from conf/ (DVC's Hydra)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        params = Path(tmp) / "params.yaml"
+        compose([f"{group}={name}"], params)
+        return load_params(params)[group]
 
 
 def training(network: str, steps: int) -> tuple[Any, Any]:
