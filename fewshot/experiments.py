@@ -72,6 +72,7 @@ def dvc_cache() -> Path:
 ADDED_KEYS = {
     "cgan": {"coverage_weight": 0.0, "coverage_every": 500},
     "generate": {"noise_scale": 1.0},
+    "evaluate": {"tta_shift": 1},
 }
 
 

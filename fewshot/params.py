@@ -133,6 +133,7 @@ SCHEMA: dict[str, Any] = {
     "evaluate": {
         "batch_size": _int(1),
         "n_misclassified": _int(0, 400),
+        "tta_shift": _int(0, 3),
     },
     "judge": {
         "seed": _int(0),

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Shifts of up to one pixel (9 views): the digits of MNIST are centred by their centre of
-# mass, which is itself uncertain by about a pixel.
-TTA_SHIFT = 1
+
+def view_count(shift: int) -> int:
+    """How many views `shifted_views` makes for `shift`."""
+    return (2 * shift + 1) ** 2
 
 
 def shifted_views(images: torch.Tensor, shift: int) -> list[torch.Tensor]:
@@ -31,7 +32,7 @@ def shifted_views(images: torch.Tensor, shift: int) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def predict_tta(
-    model: nn.Module, images: torch.Tensor, batch_size: int, shift: int = TTA_SHIFT
+    model: nn.Module, images: torch.Tensor, batch_size: int, shift: int
 ) -> torch.Tensor:
     """Predicted class per image from the class probabilities averaged over every shifted
     view ((2 * shift + 1)^2 of them), in eval mode."""

@@ -359,7 +359,7 @@ def main() -> None:
             "images": how,
             "source": source,
             "test_accuracy": found["accuracy"],
-            "test_accuracy_tta": found["accuracy_tta"],
+            "test_accuracy_tta": found.get("accuracy_tta"),
             "validation_accuracy": found.get("validation_accuracy"),
             # the ensemble's first member alone: the first experiment's own number
             "test_accuracy_first": found.get("accuracy_single"),

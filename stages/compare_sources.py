@@ -48,16 +48,15 @@ def main() -> None:
     for source in paths.SOURCES:
         test = json.loads(paths.eval_metrics(source).read_text())
         train = json.loads((paths.classifier_live(source) / "metrics.json").read_text())
-        rows.append(
-            {
-                "source": source,
-                "training images": int(train["n_train"]),
-                "accuracy on own training data": train["accuracy_on_own_training_data"],
-                "accuracy on real test set": test["accuracy"],
-                f"the same, {test['tta_views']} shifted views": test["accuracy_tta"],
-                "test images": test["test_images"],
-            }
-        )
+        row = {
+            "source": source,
+            "training images": int(train["n_train"]),
+            "accuracy on own training data": train["accuracy_on_own_training_data"],
+            "accuracy on real test set": test["accuracy"],
+        }
+        if "accuracy_tta" in test:  # evaluate.tta_shift 0 leaves it out
+            row[f"the same, {test['tta_views']} shifted views"] = test["accuracy_tta"]
+        rows.append({**row, "test images": test["test_images"]})
     table = pd.DataFrame(rows)
     title = (
         f"{params['classifier']['arch']} on {params['data']['dataset']}, "

@@ -88,6 +88,7 @@ def test_metrics_are_measured_on_the_test_split(reproduced) -> None:
         assert set(metrics["per_class_accuracy"]) == {str(c) for c in range(10)}
     summary = (repo / "metrics/summary.md").read_text()
     assert "| real " in summary and "label fidelity" in summary
+    assert "9 shifted views" in summary  # evaluate.tta_shift 1, the default
     quality = json.loads((repo / "metrics/evaluate_generator.json").read_text())
     assert 0.0 <= quality["label_fidelity"] <= 1.0 and 0.0 <= quality["judge_test_accuracy"] <= 1.0
     assert quality["fid"] >= 0 and quality["fid_real_subset"] >= 0
@@ -145,6 +146,20 @@ def test_report_renders_the_diff_as_tables_and_images(experimented) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
     bad = sh(repo, sys.executable, str(REPO / "scripts/report.py"), "--rev", "nope", check=False)
     assert bad.returncode != 0 and "'nope' is not a git revision" in bad.stderr
+
+
+def test_test_time_augmentation_turns_off_and_only_evaluation_reruns(experimented) -> None:
+    repo, env, _ = experimented
+    out = sh(repo, "dvc", "exp", "run", "-S", "evaluate.tta_shift=0", env=env).stdout
+    ran = set(re.findall(r"Running stage '([^']+)'", out))
+    assert ran == {"check_params", "compare_sources"} | {
+        f"evaluate@{source}" for source in ("real", "synthetic", "mixed")
+    }
+    for source in ("real", "synthetic", "mixed"):
+        metrics = json.loads((repo / f"metrics/evaluate/{source}.json").read_text())
+        assert "accuracy_tta" not in metrics and "tta_views" not in metrics
+        assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert "shifted views" not in (repo / "metrics/summary.md").read_text()
 
 
 def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
