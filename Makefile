@@ -10,7 +10,7 @@ export MNIST_DIR
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro test lint dag report bench params study clean-venv
+.PHONY: setup repro test lint dag report bench params study protocol clean-venv
 REV ?= HEAD
 
 $(BIN)/.installed: pyproject.toml
@@ -52,6 +52,11 @@ bench: setup
 # then docs/results/study.{csv,md} and one figure per dataset. STUDY_ARGS narrows it (--help).
 study: setup
 	$(BIN)/python scripts/study.py $(STUDY_ARGS)
+
+# The timed protocol: three subsets of 100 per class, the generator and three sources each,
+# three experiments side by side; prints its time.
+protocol: setup
+	$(BIN)/python scripts/study.py --protocol $(STUDY_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -15,9 +15,10 @@ Printed per network: steps per second in all, and the ratio of the two. Small ne
 badly across threads, so on a few cores side by side wins; on a GPU it does not apply.
 Also the minibatch-stddev channel of the few-shot discriminator in two passes by hand against
 `torch.var` over the group, the form it replaced; and the floor under the study's protocol at
-100 per class (3 subsets: a 15,000-step CGAN and three 2,400-step CNNs each, every CNN
-evaluated on 10,000 test images in 10 views): its counted floating-point work over this
-machine's peak (a large fp32 matrix product), the time it would take at 100% of that peak.
+100 per class for one study configuration (`--config`; 3 subsets: its CGAN's steps and three
+CNNs' steps each, every CNN evaluated on the 10,000 test images in as many views as its
+`evaluate.tta_shift` asks): its counted floating-point work over this machine's peak (a large
+fp32 matrix product), the time it would take at 100% of that peak.
 """
 
 from __future__ import annotations
@@ -39,18 +40,25 @@ from fewshot.gan import build_cgan, generator_ema, train_cgan
 from fewshot.models import build_classifier, minibatch_stddev
 from fewshot.params import load_params
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input, to_gan_input
+from fewshot.tta import view_count
 from scripts.compose_params import compose
+from scripts.study import CONFIGS, PROTOCOL
 
 NETWORKS = ("cgan", "cnn")
 WARM_UP_STEPS = 5
 
 
-def preset(group: str, name: str) -> dict[str, Any]:
-    """params `group` as `dvc exp run -S group=name` composes it from conf/ (DVC's Hydra)."""
+def composed(overrides: list[str]) -> dict[str, Any]:
+    """The params `dvc exp run -S` composes from conf/ with `overrides` (DVC's Hydra)."""
     with tempfile.TemporaryDirectory() as tmp:
         params = Path(tmp) / "params.yaml"
-        compose([f"{group}={name}"], params)
-        return load_params(params)[group]
+        compose(overrides, params)
+        return load_params(params)
+
+
+def preset(group: str, name: str) -> dict[str, Any]:
+    """params `group` as `dvc exp run -S group=name` composes it."""
+    return composed([f"{group}={name}"])[group]
 
 
 def training(network: str, steps: int) -> tuple[Any, Any]:
@@ -125,18 +133,21 @@ def stddev_ratio(reps: int = 200) -> tuple[float, float]:
     return times[0], times[1]
 
 
-def protocol_floor(subsets: int = 3, sources: int = 3) -> tuple[float, float]:
-    """(TFLOP of the protocol's training and evaluation, seconds at this CPU's fp32 peak)."""
+def protocol_floor(config: str, subsets: int = 3, sources: int = 3) -> tuple[float, float]:
+    """(TFLOP of study configuration `config`'s training and evaluation at 100 per class,
+    seconds at this CPU's fp32 peak)."""
+    params = composed(CONFIGS[config])
     _, cgan_step = training("cgan", 1)
     _, cnn_step = training("cnn", 1)
     model = build_classifier("cnn").eval()
     with torch.no_grad():
         per_image = count_flops(lambda: model(torch.rand(100, 1, 28, 28))) / 100
-    cnn_steps = preset("classifier", "strong")["steps"]
+    shift = params["evaluate"]["tta_shift"]
+    views = 1 + (view_count(shift) if shift else 0)  # the test set as is, then shifted
     work = subsets * (
-        15_000 * count_flops(cgan_step)  # the study's generators: fewshot-15k-*
-        + sources * cnn_steps * count_flops(cnn_step)
-        + sources * 10_000 * 10 * per_image  # the test set, as is and in 9 shifted views
+        params["cgan"]["steps"] * count_flops(cgan_step)
+        + sources * params["classifier"]["steps"] * count_flops(cnn_step)
+        + sources * 10_000 * views * per_image
     )
     return work / 1e12, work / peak_flops(torch.device("cpu"))
 
@@ -146,6 +157,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3, help="processes side by side")
     parser.add_argument("--steps", type=int, default=100, help="optimiser steps per process")
     parser.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS))
+    parser.add_argument(
+        "--config", choices=sorted(CONFIGS), default=PROTOCOL, metavar="CONFIG",
+        help=f"the study configuration whose protocol floor to count (default {PROTOCOL})",
+    )  # fmt: skip
     parser.add_argument("--worker", choices=NETWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--barrier", type=Path, help=argparse.SUPPRESS)
@@ -170,10 +185,11 @@ def main() -> None:
         f"\nminibatch stddev, forward + backward: torch.var {old:.2f} ms, two passes "
         f"{new:.2f} ms: {old / new:.2f}x"
     )
-    tflop, seconds = protocol_floor()
+    tflop, seconds = protocol_floor(args.config)
     print(
-        f"\nthe protocol at 100 per class: {tflop:.0f} TFLOP, {seconds / 60:.0f} min at this "
-        "CPU's fp32 peak (a floor: small convolutions run well below it)"
+        f"\nthe protocol at 100 per class ({args.config}): {tflop:.0f} TFLOP, "
+        f"{seconds / 60:.0f} min at this CPU's fp32 peak (a floor: small convolutions run "
+        "well below it)"
     )
 
 

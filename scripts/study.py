@@ -11,6 +11,7 @@ figure per dataset.
 
     python scripts/study.py                      # queue, run, collect: the whole protocol
     python scripts/study.py --plan               # print what would be queued, run nothing
+    python scripts/study.py --protocol           # the timed protocol (PROTOCOL), and its time
     python scripts/study.py --collect-only       # rebuild the CSV, table and figures
     python scripts/study.py --n-per-class 100 --configs fewshot --seeds 1   # one point
     python scripts/study.py --collect-only --rev abc1234   # the experiments run on abc1234
@@ -31,6 +32,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,10 @@ CONFIGS["fewshot-10k-cover-strong-half-narrow"] = [
     *with_set(CONFIGS["fewshot-15k-cover-strong-half-narrow"], "cgan.steps=10000"),
     "evaluate.tta_shift=0",
 ]
+# The issue's timed protocol (`--protocol`): this configuration at 100 per class on three
+# subsets, three experiments side by side.
+PROTOCOL = "fewshot-10k-cover-strong-half-narrow"
+PROTOCOL_ARGS = {"configs": [PROTOCOL], "n_per_class": [100], "seeds": [1, 2, 3], "jobs": 3}
 # Experiments run under an earlier name of their configuration, by that name.
 RENAMED = {
     "fewshot-6k": "fewshot",
@@ -282,10 +288,11 @@ def current_config(config: str, params: dict[str, Any]) -> str:
     return config
 
 
-def queue_command(
+def overrides(
     dataset: str, config: str, n_per_class: int, seed: int, extra: tuple[str, ...] = ()
 ) -> list[str]:
-    sets = [
+    """The `dvc exp run -S` values of one point of the protocol."""
+    return [
         *CONFIGS[config],
         f"data.dataset={dataset}",
         "data.subset=random",
@@ -293,15 +300,14 @@ def queue_command(
         f"seed={seed}",
         *extra,
     ]
-    cmd = [
-        "dvc",
-        "exp",
-        "run",
-        "--queue",
-        "-n",
-        experiment_name(dataset, config, n_per_class, seed),
-    ]
-    for item in sets:
+
+
+def queue_command(
+    dataset: str, config: str, n_per_class: int, seed: int, extra: tuple[str, ...] = ()
+) -> list[str]:
+    name = experiment_name(dataset, config, n_per_class, seed)
+    cmd = ["dvc", "exp", "run", "--queue", "-n", name]
+    for item in overrides(dataset, config, n_per_class, seed, extra):
         cmd += ["-S", item]
     return cmd
 
@@ -646,7 +652,7 @@ def stage_env(jobs: int, environ: Mapping[str, str], cores: int) -> dict[str, st
     return env
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--datasets", nargs="+", default=["mnist"], choices=("mnist", "fashion-mnist")
@@ -662,6 +668,12 @@ def main() -> None:
         help="extra params for every experiment, as `dvc exp run -S` (e.g. a shorter budget)",
     )
     parser.add_argument("--jobs", type=int, default=1, help="experiments run at a time")
+    parser.add_argument(
+        "--protocol",
+        action="store_true",
+        help=f"the timed protocol: --configs {PROTOCOL} --n-per-class 100 --seeds 1 2 3 "
+        "--jobs 3, unless those flags are given",
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/results/study"))
     parser.add_argument("--plan", action="store_true", help="print the queue commands only")
     parser.add_argument("--collect-only", action="store_true")
@@ -675,7 +687,13 @@ def main() -> None:
         action="append",
         help="with --collect-only: gather the experiments of this commit (default HEAD)",
     )
-    args = parser.parse_args()
+    if parser.parse_known_args(argv)[0].protocol:
+        parser.set_defaults(**PROTOCOL_ARGS)  # flags given beside it still win
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     if args.tabulate_only:
         tabulate(pd.read_csv(args.out.with_suffix(".csv")), args.out)
         return
@@ -703,14 +721,20 @@ def main() -> None:
     ).stdout
     if dirty.strip():
         sys.exit("error: the git workspace has uncommitted changes; queued runs use the commit")
+    start = time.perf_counter()
+    STAGE_LOG.parent.mkdir(parents=True, exist_ok=True)
     for point in todo:
         subprocess.run(queue_command(*point, tuple(args.set)), check=True)
-    STAGE_LOG.parent.mkdir(parents=True, exist_ok=True)
     env = stage_env(args.jobs, os.environ, os.cpu_count() or 1)
     subprocess.run(
         ["dvc", "exp", "run", "--run-all", "--jobs", str(args.jobs)], check=True, env=env
     )
     collect(args.out)
+    minutes = (time.perf_counter() - start) / 60
+    from fewshot.runtime import machine_summary  # torch, for this line only
+
+    print(f"{len(todo)} experiment(s) queued, run and collected in {minutes:.1f} min on "
+          f"{machine_summary()}, {args.jobs} at a time")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
+from scripts.compose_params import compose
 from scripts.study import (
     CONFIGS,
+    PROTOCOL,
     RENAMED,
     ROW_COLUMNS,
     STAGE_LOG,
@@ -20,6 +23,7 @@ from scripts.study import (
     generator_table,
     merge_rows,
     mlp_twin,
+    parse_args,
     parse_name,
     parse_queue_status,
     rows_from_experiment,
@@ -360,3 +364,20 @@ def test_jobs_share_the_cores_out_as_torch_threads_unless_the_user_chose() -> No
     assert stage_env(2, {}, 16)["OMP_NUM_THREADS"] == "8"
     assert stage_env(2, {"OMP_NUM_THREADS": "4"}, 16)["OMP_NUM_THREADS"] == "4"
     assert stage_env(1, {}, 2)["FEWSHOT_RESOURCE_LOG"].endswith("study-stages.jsonl")
+
+
+def test_protocol_is_the_chosen_configuration_cut_to_time(tmp_path) -> None:
+    args = parse_args(["--protocol"])
+    expected = ([PROTOCOL], [100], [1, 2, 3], 3)
+    assert (args.configs, args.n_per_class, args.seeds, args.jobs) == expected
+    assert parse_args(["--protocol", "--jobs", "1", "--seeds", "4"]).jobs == 1  # given flags win
+    assert parse_args(["--protocol", "--seeds", "4"]).seeds == [4]
+    assert parse_args([]).configs == ["recipe", "fewshot"]  # without it, the defaults
+    fast, full = (tmp_path / "fast.yaml", tmp_path / "full.yaml")
+    compose(CONFIGS[PROTOCOL], fast)
+    compose(CONFIGS["fewshot-15k-cover-strong-half-narrow"], full)
+    fast, full = yaml.safe_load(fast.read_text()), yaml.safe_load(full.read_text())
+    # only the generator's steps and test-time augmentation differ
+    assert (fast["cgan"].pop("steps"), full["cgan"].pop("steps")) == (10_000, 15_000)
+    assert (fast["evaluate"].pop("tta_shift"), full["evaluate"].pop("tta_shift")) == (0, 1)
+    assert fast == full
