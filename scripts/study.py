@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 
 from fewshot import paths
 
@@ -654,6 +655,27 @@ def stage_env(jobs: int, environ: Mapping[str, str], cores: int) -> dict[str, st
     return env
 
 
+WORKERS = Path(".dvc/tmp/exps/celery")
+
+
+def stop_lingering_workers(workers: Path = WORKERS) -> list[int]:
+    """Stop the DVC queue workers still up once `dvc exp run --run-all` has returned, and
+    return their pids. A worker told to stop on an empty queue while its task still ran can
+    stay up for good (DVC 3.67, celery 5.7), holding the stdout of whoever ran the study
+    open; `dvc queue stop` does not reach it, SIGTERM (celery's warm shutdown) does."""
+    stopped = []
+    for record in sorted(workers.glob("dvc-exp-worker-*.json")):
+        pid = json.loads(record.read_text()).get("pid")
+        try:
+            worker = psutil.Process(pid)
+            if "queue-worker" in worker.cmdline():  # not another process given its pid
+                worker.terminate()
+                stopped.append(pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, TypeError, ValueError):
+            continue
+    return stopped
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -731,6 +753,7 @@ def main() -> None:
     subprocess.run(
         ["dvc", "exp", "run", "--run-all", "--jobs", str(args.jobs)], check=True, env=env
     )
+    stop_lingering_workers()
     collect(args.out)
     minutes = (time.perf_counter() - start) / 60
     from fewshot.runtime import machine_summary  # torch, for this line only

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from fewshot.data import SPLIT_FILES, load_image_folder, load_subset
+from scripts.study import WORKERS, stop_lingering_workers
 from tests.conftest import REPO, write_idx
 from tests.repo import commit, make_tiny_repo, sh
 
@@ -209,6 +210,7 @@ def test_queued_experiments_run_two_at_a_time(built) -> None:
             break
         time.sleep(3)
     sh(repo, "dvc", "queue", "stop", "--kill", env=env, check=False)
+    stop_lingering_workers(repo / WORKERS)  # one `queue stop` does not reach (scripts/study.py)
     assert status.count("Success") == 3, status
     shown = json.loads(sh(repo, "dvc", "exp", "show", "--json", env=env).stdout)
     found = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pandas as pd
@@ -29,6 +30,7 @@ from scripts.study import (
     rows_from_experiment,
     stage_env,
     stage_seconds,
+    stop_lingering_workers,
     summarise,
 )
 from tests.conftest import REPO
@@ -381,3 +383,17 @@ def test_protocol_is_the_chosen_configuration_cut_to_time(tmp_path) -> None:
     assert (fast["cgan"].pop("steps"), full["cgan"].pop("steps")) == (10_000, 15_000)
     assert (fast["evaluate"].pop("tta_shift"), full["evaluate"].pop("tta_shift")) == (0, 1)
     assert fast == full
+
+
+def test_lingering_queue_workers_are_stopped_and_nothing_else(tmp_path) -> None:
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    worker = subprocess.Popen([*sleep, "exp", "queue-worker", "dvc-exp-1@localhost"])
+    other = subprocess.Popen(sleep)  # a pid a stale record could name
+    try:
+        for n, pid in enumerate((worker.pid, other.pid, 999_999_999)):
+            (tmp_path / f"dvc-exp-worker-{n}.json").write_text(json.dumps({"pid": pid}))
+        assert stop_lingering_workers(tmp_path) == [worker.pid]
+        assert worker.wait(timeout=10) != 0 and other.poll() is None
+    finally:
+        worker.kill()
+        other.kill()
