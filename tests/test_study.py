@@ -9,9 +9,8 @@ import sys
 
 import pandas as pd
 import pytest
-import yaml
 
-from scripts.compose_params import compose
+from scripts.compose_params import composed
 from scripts.study import (
     CONFIGS,
     PROTOCOL,
@@ -368,17 +367,15 @@ def test_jobs_share_the_cores_out_as_torch_threads_unless_the_user_chose() -> No
     assert stage_env(1, {}, 2)["FEWSHOT_RESOURCE_LOG"].endswith("study-stages.jsonl")
 
 
-def test_protocol_is_the_chosen_configuration_cut_to_time(tmp_path) -> None:
+def test_protocol_is_the_chosen_configuration_cut_to_time() -> None:
     args = parse_args(["--protocol"])
     expected = ([PROTOCOL], [100], [1, 2, 3], 3)
     assert (args.configs, args.n_per_class, args.seeds, args.jobs) == expected
     assert parse_args(["--protocol", "--jobs", "1", "--seeds", "4"]).jobs == 1  # given flags win
     assert parse_args(["--protocol", "--seeds", "4"]).seeds == [4]
     assert parse_args([]).configs == ["recipe", "fewshot"]  # without it, the defaults
-    fast, full = (tmp_path / "fast.yaml", tmp_path / "full.yaml")
-    compose(CONFIGS[PROTOCOL], fast)
-    compose(CONFIGS["fewshot-15k-cover-strong-half-narrow"], full)
-    fast, full = yaml.safe_load(fast.read_text()), yaml.safe_load(full.read_text())
+    fast = composed(CONFIGS[PROTOCOL])
+    full = composed(CONFIGS["fewshot-15k-cover-strong-half-narrow"])
     # only the generator's steps and test-time augmentation differ
     assert (fast["cgan"].pop("steps"), full["cgan"].pop("steps")) == (10_000, 15_000)
     assert (fast["evaluate"].pop("tta_shift"), full["evaluate"].pop("tta_shift")) == (0, 1)
@@ -386,10 +383,14 @@ def test_protocol_is_the_chosen_configuration_cut_to_time(tmp_path) -> None:
 
 
 def test_lingering_queue_workers_are_stopped_and_nothing_else(tmp_path) -> None:
-    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
-    worker = subprocess.Popen([*sleep, "exp", "queue-worker", "dvc-exp-1@localhost"])
-    other = subprocess.Popen(sleep)  # a pid a stale record could name
+    # each says "up" once running, so its command line is its own, not the forking parent's
+    sleep = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
+    worker = subprocess.Popen(
+        [*sleep, "exp", "queue-worker", "dvc-exp-1@localhost"], stdout=subprocess.PIPE
+    )
+    other = subprocess.Popen(sleep, stdout=subprocess.PIPE)  # a pid a stale record could name
     try:
+        assert worker.stdout.readline() == other.stdout.readline() == b"up\n"
         for n, pid in enumerate((worker.pid, other.pid, 999_999_999)):
             (tmp_path / f"dvc-exp-worker-{n}.json").write_text(json.dumps({"pid": pid}))
         assert stop_lingering_workers(tmp_path) == [worker.pid]
