@@ -38,22 +38,13 @@ from bench.run import count_flops, peak_flops, real_subset
 from fewshot.classify import train_classifier
 from fewshot.gan import build_cgan, generator_ema, train_cgan
 from fewshot.models import build_classifier, minibatch_stddev
-from fewshot.params import load_params
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input, to_gan_input
 from fewshot.tta import view_count
-from scripts.compose_params import compose
+from scripts.compose_params import composed
 from scripts.study import CONFIGS, PROTOCOL
 
 NETWORKS = ("cgan", "cnn")
 WARM_UP_STEPS = 5
-
-
-def composed(overrides: list[str]) -> dict[str, Any]:
-    """The params `dvc exp run -S` composes from conf/ with `overrides` (DVC's Hydra)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        params = Path(tmp) / "params.yaml"
-        compose(overrides, params)
-        return load_params(params)
 
 
 def preset(group: str, name: str) -> dict[str, Any]:

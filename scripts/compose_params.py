@@ -9,8 +9,11 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from dvc.utils.hydra import compose_and_dump
+
+from fewshot.params import load_params
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -18,6 +21,14 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 def compose(overrides: list[str], output: Path) -> None:
     with tempfile.TemporaryDirectory() as plugins:  # no Hydra plugins to load
         compose_and_dump(output, str(CONF), None, "config", plugins, overrides)
+
+
+def composed(overrides: list[str]) -> dict[str, Any]:
+    """The params `dvc exp run -S` composes from conf/ with `overrides`, validated."""
+    with tempfile.TemporaryDirectory() as tmp:
+        params = Path(tmp) / "params.yaml"
+        compose(overrides, params)
+        return load_params(params)
 
 
 if __name__ == "__main__":

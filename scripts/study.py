@@ -291,11 +291,10 @@ def current_config(config: str, params: dict[str, Any]) -> str:
     return config
 
 
-def overrides(
+def queue_command(
     dataset: str, config: str, n_per_class: int, seed: int, extra: tuple[str, ...] = ()
 ) -> list[str]:
-    """The `dvc exp run -S` values of one point of the protocol."""
-    return [
+    sets = [
         *CONFIGS[config],
         f"data.dataset={dataset}",
         "data.subset=random",
@@ -303,14 +302,9 @@ def overrides(
         f"seed={seed}",
         *extra,
     ]
-
-
-def queue_command(
-    dataset: str, config: str, n_per_class: int, seed: int, extra: tuple[str, ...] = ()
-) -> list[str]:
     name = experiment_name(dataset, config, n_per_class, seed)
     cmd = ["dvc", "exp", "run", "--queue", "-n", name]
-    for item in overrides(dataset, config, n_per_class, seed, extra):
+    for item in sets:
         cmd += ["-S", item]
     return cmd
 
