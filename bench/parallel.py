@@ -4,8 +4,9 @@
     python -m bench.parallel --jobs 2 --steps 300
 
 What `scripts/study.py --jobs N` does to the protocol's two costly stages, measured on this
-machine in one run: the few-shot CGAN (conf/cgan/fewshot.yaml with coverage weighting, fp32)
-and the strong CNN (conf/classifier/strong.yaml) each train `--steps` optimiser steps
+machine in one run: the few-shot CGAN (conf/cgan/fewshot.yaml with coverage weighting, fp32,
+or bf16 with `--cgan-precision bf16`) and the strong CNN (conf/classifier/strong.yaml) each
+train `--steps` optimiser steps
 
 - in one process on every core (torch's default threads): the baseline;
 - in `--jobs` processes at once, each with cores // jobs threads (at least one), started
@@ -52,13 +53,14 @@ def preset(group: str, name: str) -> dict[str, Any]:
     return composed([f"{group}={name}"])[group]
 
 
-def training(network: str, steps: int) -> tuple[Any, Any]:
-    """(warm-up, timed run) of `steps` optimiser steps of `network` on the real subset."""
+def training(network: str, steps: int, precision: str = "fp32") -> tuple[Any, Any]:
+    """(warm-up, timed run) of `steps` optimiser steps of `network` on the real subset; the CGAN
+    in `precision` (the study pins fp32; bf16 is what `auto` picks on AVX512-BF16 CPUs)."""
     images, labels, _ = real_subset()
     device = torch.device("cpu")
     y = torch.from_numpy(labels)
     if network == "cgan":
-        cfg = {**preset("cgan", "fewshot"), "coverage_weight": 1.0, "precision": "fp32"}
+        cfg = {**preset("cgan", "fewshot"), "coverage_weight": 1.0, "precision": precision}
         x = to_gan_input(images, device)
 
         def run(n: int) -> None:
@@ -77,10 +79,12 @@ def training(network: str, steps: int) -> tuple[Any, Any]:
     return lambda: run(WARM_UP_STEPS), lambda: run(steps)
 
 
-def worker(network: str, steps: int, threads: int, barrier: Path, jobs: int) -> None:
+def worker(
+    network: str, steps: int, threads: int, barrier: Path, jobs: int, precision: str
+) -> None:
     """Warm up, wait until all `jobs` workers have, then print the seconds of the timed run."""
     torch.set_num_threads(threads)
-    warm_up, timed_run = training(network, steps)
+    warm_up, timed_run = training(network, steps, precision)
     warm_up()
     barrier.joinpath(str(os.getpid())).touch()
     while len(list(barrier.iterdir())) < jobs:
@@ -90,12 +94,14 @@ def worker(network: str, steps: int, threads: int, barrier: Path, jobs: int) -> 
     print(time.perf_counter() - start)
 
 
-def steps_per_second(network: str, steps: int, jobs: int, threads: int) -> float:
+def steps_per_second(
+    network: str, steps: int, jobs: int, threads: int, precision: str = "fp32"
+) -> float:
     """All `jobs` workers' steps over the wall time of the slowest."""
     with tempfile.TemporaryDirectory() as barrier:
         cmd = [sys.executable, "-m", "bench.parallel", "--worker", network]
         cmd += ["--steps", str(steps), "--threads", str(threads), "--barrier", barrier]
-        cmd += ["--jobs", str(jobs)]
+        cmd += ["--jobs", str(jobs), "--cgan-precision", precision]
         procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(jobs)]
         outs = [p.communicate()[0] for p in procs]
     if any(p.returncode for p in procs):
@@ -152,6 +158,11 @@ def main() -> None:
         "--config", choices=sorted(CONFIGS), default=PROTOCOL, metavar="CONFIG",
         help=f"the study configuration whose protocol floor to count (default {PROTOCOL})",
     )  # fmt: skip
+    parser.add_argument(
+        "--cgan-precision", choices=("fp32", "bf16"), default="fp32",
+        help="the CGAN's arithmetic (default fp32, as the study pins it; bf16 runs fast only "
+        "on CPUs with AVX512-BF16 or AMX)",
+    )  # fmt: skip
     parser.add_argument("--worker", choices=NETWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--barrier", type=Path, help=argparse.SUPPRESS)
@@ -159,17 +170,20 @@ def main() -> None:
     if args.jobs < 1 or args.steps < 1:
         parser.error("--jobs and --steps must be at least 1")
     if args.worker:
-        worker(args.worker, args.steps, args.threads, args.barrier, args.jobs)
+        worker(args.worker, args.steps, args.threads, args.barrier, args.jobs, args.cgan_precision)
         return
     cores = torch.get_num_threads()
     shared = max(1, cores // args.jobs)
-    print(f"bench on {machine_summary()}; {args.steps} steps per process\n")
+    print(
+        f"bench on {machine_summary()}; {args.steps} steps per process; "
+        f"few-shot CGAN in {args.cgan_precision}\n"
+    )
     print(f"| network | 1 job x {cores} threads (steps/s) | {args.jobs} jobs x {shared} "
           "thread(s) (steps/s) | side by side |")  # fmt: skip
     print("|:--|--:|--:|--:|")
     for network in args.networks:
-        alone = steps_per_second(network, args.steps, 1, cores)
-        side_by_side = steps_per_second(network, args.steps, args.jobs, shared)
+        alone = steps_per_second(network, args.steps, 1, cores, args.cgan_precision)
+        side_by_side = steps_per_second(network, args.steps, args.jobs, shared, args.cgan_precision)
         print(f"| {network} | {alone:.2f} | {side_by_side:.2f} | {side_by_side / alone:.2f}x |")
     old, new = stddev_ratio()
     print(

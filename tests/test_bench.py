@@ -34,10 +34,12 @@ def test_bench_runs_on_cpu_and_prints_ratios(tmp_path) -> None:
 
 def test_parallel_bench_prints_a_side_by_side_ratio_per_network() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.parallel", "--jobs", "2", "--steps", "1"],
+        [sys.executable, "-m", "bench.parallel", "--jobs", "2", "--steps", "1",
+         "--cgan-precision", "bf16"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert "few-shot CGAN in bf16" in result.stdout
     pattern = r"^\| (cgan|cnn) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \|$"
     rows = re.findall(pattern, result.stdout, re.M)
     assert [row[0] for row in rows] == ["cgan", "cnn"]
