@@ -29,7 +29,9 @@ def test_bench_runs_on_cpu_and_prints_ratios(tmp_path) -> None:
         r"^\| (recipe|project) loop \| ([\d.]+) \|.*\| (\d+)% \|$", result.stdout, re.M
     )
     assert [loop for loop, _, _ in roofline] == ["recipe", "project"]
-    assert all(float(gflop) > 0 and 0 < int(share) <= 100 for _, gflop, share in roofline)
+    # No upper bound on the share: each loop is timed once, on a tiny epoch, against a peak
+    # timed apart, and a busy host can push a share past 100% (a CI run failed on it once).
+    assert all(float(gflop) > 0 and int(share) > 0 for _, gflop, share in roofline), result.stdout
 
 
 def test_parallel_bench_prints_a_side_by_side_ratio_per_network() -> None:
