@@ -34,7 +34,8 @@ def test_instance_features_are_unit_length_principal_coordinates() -> None:
     # Two images on one line through the mean differ only along the first component.
     line = torch.stack([torch.full((1, 28, 28), v) for v in (-1.0, 0.0, 1.0)])
     flat = instance_features(line, 1)
-    assert flat[0, 0] == -flat[2, 0] and abs(flat[0, 0]) == 1
+    assert flat[0, 0].item() == pytest.approx(-flat[2, 0].item())
+    assert abs(flat[0, 0].item()) == pytest.approx(1)
     with pytest.raises(ValueError, match="dimension 61"):
         instance_features(images, 61)
 

@@ -62,6 +62,23 @@ def test_nearest_neighbours_finds_the_exact_match_in_pixel_units() -> None:
     assert dist[0] == pytest.approx(28.0)  # sqrt(784) for all-white vs all-black
 
 
+@pytest.mark.parametrize("rows", [10, 30, 3000])  # both sides of cdist's 25-row switch
+def test_exact_copies_are_at_distance_zero_on_this_cpu(rows: int) -> None:
+    # cdist's matrix-product form leaves up to ~0.01 between an image and its copy on AMX
+    # CPUs; the exact distance of the shortlisted neighbour must not.
+    images = np.random.default_rng(rows).integers(0, 256, (rows, 28, 28), dtype=np.uint8)
+    order = np.random.default_rng(0).permutation(rows)
+    index, dist = nearest_neighbours(images[order], images, batch_size=1000)
+    assert index.tolist() == order.tolist()
+    assert dist.tolist() == [0.0] * rows
+    # and the true nearest, not a shortlisting accident: one pixel changed is 1/255 away
+    moved = images.copy()
+    moved[:, 0, 0] ^= 1
+    index, dist = nearest_neighbours(moved, images)
+    assert index.tolist() == list(range(rows))
+    np.testing.assert_allclose(dist, 1 / 255, rtol=1e-5)
+
+
 def test_balanced_sample_takes_per_class_from_each_and_is_seeded() -> None:
     labels = np.repeat(np.arange(10), 7)
     picks = balanced_sample(labels, 3, seed=0)
