@@ -37,6 +37,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psutil
 
@@ -426,6 +427,78 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"count": "runs"}).reset_index()
 
 
+# Paired comparisons: each training source against real-only, on the same subset and machine.
+PAIRS = (("mixed", "real"), ("synthetic", "real"))
+
+
+def paired_differences(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, configuration and n_per_class: mixed minus real (and synthetic minus real)
+    on each subset, their mean, a 95% t interval over subsets and a verdict worded by it.
+
+    The two accuracies of a pair come from the same experiment (same subset, same machine);
+    a subset run on several machines counts once, at the mean of its runs, so the interval is
+    over independent subsets (n - 1 degrees of freedom)."""
+    from scipy import stats
+
+    keys = ["dataset", "config", "n_per_class"]
+    wide = rows.pivot_table(
+        index=[*keys, "subset_seed", "machine"], columns="source", values="test_accuracy"
+    )
+    out = []
+    for better, base in PAIRS:
+        if not {better, base} <= set(wide.columns):
+            continue
+        gap = (wide[better] - wide[base]).dropna().rename("gap").reset_index()
+        per_subset = gap.groupby([*keys, "subset_seed"])["gap"].mean().reset_index()
+        for point, group in per_subset.groupby(keys):
+            values = group.sort_values("subset_seed")["gap"].to_numpy()
+            n, mean = len(values), float(values.mean())
+            if n > 1:
+                half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
+                low, high = mean - half, mean + half
+            else:
+                low = high = float("nan")
+            out.append(
+                {
+                    **dict(zip(keys, point, strict=True)),
+                    "comparison": f"{better} - {base}",
+                    "subsets": n,
+                    "mean": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "per_subset": " ".join(f"{100 * v:+.2f}" for v in values),
+                    "verdict": paired_verdict(low, high, better, n),
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def paired_verdict(low: float, high: float, better: str, subsets: int) -> str:
+    """How the README may word a comparison: by its interval, never by its mean alone."""
+    if subsets < 2:
+        return "one subset: no interval"
+    if low > 0:
+        return f"{better} adds"
+    if high < 0:
+        return f"{better} is lower"
+    return "no difference shown"
+
+
+def paired_markdown(paired: pd.DataFrame) -> str:
+    """The paired table in points, as the results page shows it."""
+    shown = paired.assign(
+        mean=(100 * paired["mean"]).map("{:+.2f}".format),
+        interval=[
+            "" if np.isnan(lo) else f"{100 * lo:+.2f} to {100 * hi:+.2f}"
+            for lo, hi in zip(paired["ci_low"], paired["ci_high"], strict=True)
+        ],
+    )
+    columns = ["dataset", "config", "n_per_class", "comparison", "subsets", "mean", "interval"]
+    return shown[[*columns, "verdict", "per_subset"]].to_markdown(
+        index=False, disable_numparse=True
+    )
+
+
 def classifier_of(config: str) -> str:
     sets = CONFIGS.get(config, [])
     return "strong" if "classifier=strong" in sets or "strong" in config else "mlp"
@@ -497,11 +570,12 @@ def compared_sizes(table: pd.DataFrame) -> list[int]:
     return sorted(int(n) for n in configs[configs >= 2].index)
 
 
-def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
+def plot_curves(table: pd.DataFrame, out: Path, paired: pd.DataFrame | None = None) -> list[Path]:
     """Per dataset: real-test accuracy against n_per_class (log x), one panel per configuration
     measured at two or more sizes and one line per source (`study-<dataset>.png`); and, at each
     size where configurations can be compared, one row per configuration with each source's
-    mean and std over subsets (`study-<dataset>-n<N>.png`). Error bars are the std."""
+    mean and std over subsets, beside its paired mixed - real and synthetic - real with their
+    95% intervals (`study-<dataset>-n<N>.png`). Error bars on accuracies are the std."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -543,22 +617,37 @@ def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
             written.append(_save(fig, out.with_name(f"{out.name}-{dataset}.png")))
         for n in compared_sizes(data):
             at_n = data[data["n_per_class"] == n]
+            gaps = None
+            if paired is not None and not paired.empty:
+                gaps = paired[(paired["dataset"] == dataset) & (paired["n_per_class"] == n)]
             written.append(
                 _save(
-                    _config_comparison(at_n, f"{dataset}, {n} real images per class", label),
+                    _config_comparison(at_n, f"{dataset}, {n} real images per class", label, gaps),
                     out.with_name(f"{out.name}-{dataset}-n{n}.png"),
                 )
             )
     return written
 
 
-def _config_comparison(data: pd.DataFrame, title: str, xlabel: str) -> Any:
-    """One row per configuration, one marker per source at its mean, the std as error bars."""
+def _config_comparison(
+    data: pd.DataFrame, title: str, xlabel: str, paired: pd.DataFrame | None = None
+) -> Any:
+    """One row per configuration, one marker per source at its mean, the std as error bars;
+    on the right, each source minus real-only on the same subsets, with its 95% interval."""
     import matplotlib.pyplot as plt
 
     configs = sorted(data["config"].unique())
     counts = data.groupby("config")[["subsets", "runs"]].min()
-    fig, ax = plt.subplots(figsize=(10, 1.0 + 0.45 * len(configs)))
+    panels = 2 if paired is not None and not paired.empty else 1
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=(10 + 4 * (panels - 1), 1.0 + 0.45 * len(configs)),
+        sharey=True,
+        squeeze=False,
+        gridspec_kw={"width_ratios": [10, 4][:panels]},
+    )
+    ax = axes[0][0]
     offsets = {"real": -0.2, "mixed": 0.0, "synthetic": 0.2}
     for source in [s for s in offsets if s in set(data["source"])]:
         points = data[data["source"] == source]
@@ -576,9 +665,28 @@ def _config_comparison(data: pd.DataFrame, title: str, xlabel: str) -> Any:
     ax.invert_yaxis()
     ax.set(title=title, xlabel=xlabel)
     ax.grid(alpha=0.3, axis="x")
+    if panels == 2:
+        _paired_panel(axes[0][1], paired, configs)
     # Outside the axes: inside, it covers the points of some configuration.
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    handles = [h for a in axes[0] for h in a.get_legend_handles_labels()[0]]
+    labels = [lab for a in axes[0] for lab in a.get_legend_handles_labels()[1]]
+    axes[0][-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
+
+
+def _paired_panel(ax: Any, paired: pd.DataFrame, configs: list[str]) -> None:
+    """Mixed - real per configuration: the mean over subsets and its 95% t interval; a bar that
+    crosses 0 shows no difference. (Synthetic - real is in the table: often -30 points.)"""
+    points = paired[(paired["comparison"] == "mixed - real") & paired["config"].isin(configs)]
+    mean = 100 * points["mean"].to_numpy()
+    low = np.nan_to_num(mean - 100 * points["ci_low"].to_numpy())
+    high = np.nan_to_num(100 * points["ci_high"].to_numpy() - mean)
+    rows = [configs.index(c) for c in points["config"]]
+    ax.errorbar(mean, rows, xerr=[low, high], fmt="s", capsize=3, color="black",
+                mfc="white", label="mixed - real, 95% CI")  # fmt: skip
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set(xlabel="mixed - real, same subsets (points)", title="paired difference")
+    ax.grid(alpha=0.3, axis="x")
 
 
 def _runs(subsets: int, runs: int) -> str:
@@ -630,9 +738,15 @@ def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
         print("no finished study experiments in `dvc exp show` yet")
         return rows
     table = summarise(rows)
-    out.with_suffix(".md").write_text(table.to_markdown(index=False, floatfmt=".4f") + "\n")
+    paired = paired_differences(rows)
+    out.with_suffix(".md").write_text(
+        table.to_markdown(index=False, floatfmt=".4f")
+        + "\n\nPaired differences in points on the real test set (per subset, then the mean "
+        "and a 95% t interval over subsets):\n\n" + paired_markdown(paired) + "\n"
+    )
+    paired.to_csv(out.with_name(out.name + "-paired.csv"), index=False)
     generator_table(rows).to_csv(out.with_name(out.name + "-generators.csv"), index=False)
-    figures = plot_curves(table, out)
+    figures = plot_curves(table, out, paired)
     print(table.to_markdown(index=False, floatfmt=".4f"))
     print(f"-> {out.with_suffix('.csv')}, {out.with_suffix('.md')}, {', '.join(map(str, figures))}")
     return rows

@@ -398,3 +398,41 @@ def test_lingering_queue_workers_are_stopped_and_nothing_else(tmp_path) -> None:
     finally:
         worker.kill()
         other.kill()
+
+
+def test_paired_difference_is_per_subset_with_a_t_interval_and_an_honest_verdict() -> None:
+    from scripts.study import paired_differences
+
+    def rows(config: str, gaps: list[float], machine: str = "cpu-a") -> list[dict]:
+        return [
+            {
+                "dataset": "mnist",
+                "config": config,
+                "n_per_class": 100,
+                "source": source,
+                "subset_seed": seed,
+                "machine": machine,
+                "test_accuracy": 0.90 + (gap if source == "mixed" else 0.0),
+            }
+            for seed, gap in enumerate(gaps, start=1)
+            for source in ("real", "mixed")
+        ]
+
+    frame = pd.DataFrame(
+        rows("steady", [0.010, 0.012, 0.011])
+        + rows("noisy", [0.030, -0.025, 0.010])
+        + rows("single", [0.02])
+        # subset 1 again on another machine: averaged into its subset, not a fourth subset
+        + rows("steady", [0.014], machine="cpu-b")
+    )
+    paired = paired_differences(frame).set_index("config")
+    steady = paired.loc["steady"]
+    assert steady["subsets"] == 3
+    gaps = [0.012, 0.012, 0.011]  # subset 1: mean of 0.010 and 0.014
+    half = 4.302653 * pd.Series(gaps).std() / 3**0.5  # t(0.975, 2 df)
+    assert steady["mean"] == pytest.approx(sum(gaps) / 3)
+    assert steady["ci_low"] == pytest.approx(steady["mean"] - half, rel=1e-4)
+    assert steady["verdict"] == "mixed adds"
+    assert paired.loc["noisy", "verdict"] == "no difference shown"
+    assert paired.loc["single", "verdict"] == "one subset: no interval"
+    assert paired.loc["noisy", "per_subset"] == "+3.00 -2.50 +1.00"
