@@ -10,7 +10,7 @@ export MNIST_DIR
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro test lint dag report bench params study protocol clean-venv
+.PHONY: setup repro test lint dag report plots screenshots bench params study protocol clean-venv
 REV ?= HEAD
 
 $(BIN)/.installed: pyproject.toml
@@ -40,9 +40,20 @@ params: setup
 dag: setup
 	$(BIN)/dvc dag
 
-# Markdown report of the workspace against REV (metrics, params, plots as PNG): report/report.md
+# The pull-request report of the workspace against REV: report/report.md (exit 3 if stale)
 report: setup
+	$(BIN)/python scripts/report.py --rev $(REV) --out report --strict
+
+# The plots page, offline: dvc_plots/index.html
+plots: setup
+	$(BIN)/python scripts/plots_page.py --out dvc_plots
+
+# docs/screenshots/: the plots page and the report (against HEAD) as a browser shows them
+screenshots: setup
+	$(BIN)/python scripts/plots_page.py --out dvc_plots
+	$(BIN)/python scripts/browser_check.py dvc_plots/index.html --screenshot docs/screenshots/plots-page.png
 	$(BIN)/python scripts/report.py --rev $(REV) --out report
+	$(BIN)/python scripts/browser_check.py report/report.md --width 880 --screenshot docs/screenshots/report.png
 
 # The project's loops against the recipe's original loop on this machine; prints ratios.
 bench: setup

@@ -5,13 +5,39 @@ DVC deletes a stage's outputs before running it. This stage heads the DAG, so a 
 every earlier output still in place. Its output never changes, so it never triggers reruns.
 """
 
+import subprocess
+from pathlib import Path
+
 from fewshot import paths
+from fewshot.errors import ParamError
 from fewshot.io import atomic_path, run
 from fewshot.params import load_params
 
+PARAMS = Path("params.yaml")
+
+
+def recovery_hint(params: Path = PARAMS) -> str:
+    """How to get back the committed params.yaml, when the file differs from it. A failed
+    `dvc exp run -S key=value` leaves its value in params.yaml, and DVC puts the file's
+    timestamp back, so `git status` (and `git checkout`) may not see the change."""
+    committed = subprocess.run(
+        ["git", "show", f"HEAD:{params.as_posix()}"], capture_output=True, text=True
+    )
+    if committed.returncode != 0 or not params.is_file():
+        return ""
+    if committed.stdout == params.read_text():
+        return ""
+    return (
+        f"\n{params} differs from the last commit (a failed `dvc exp run -S` leaves its "
+        f"values there). To restore it: git show HEAD:{params} > {params}"
+    )
+
 
 def main() -> None:
-    load_params()
+    try:
+        load_params()
+    except ParamError as error:
+        raise ParamError(f"{error}{recovery_hint()}") from None
     with atomic_path(paths.PARAMS_CHECKED) as tmp:
         tmp.write_text("params.yaml passed validation\n")
 

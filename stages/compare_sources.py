@@ -13,32 +13,46 @@ from fewshot.io import atomic_path, run
 from fewshot.params import load_params
 
 
+def percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
 def generator_table(m: dict, near_copy_quantile: float) -> str:
     """The generator's scores beside the same scores for the real subset (the floor)."""
-    rows = [
-        ("label fidelity (judge agrees with the conditioned class)", m["label_fidelity"], None),
-        (
-            f"label fidelity of the worst class ({m['label_fidelity_min_class']})",
-            m["label_fidelity_min"],
-            None,
-        ),
-        ("domain FID to the test set (lower is better)", m["fid"], m["fid_real_subset"]),
-        ("precision", m["precision"], m["real_subset_precision"]),
-        ("recall", m["recall"], m["real_subset_recall"]),
-        ("density", m["density"], m["real_subset_density"]),
-        ("coverage", m["coverage"], m["real_subset_coverage"]),
-        ("within-class diversity / real test's (judge features)", m["diversity_ratio"], None),
-        ("within-class diversity / real test's (pixels)", m["diversity_ratio_pixels"], None),
-        ("near-copies of a training image", m["near_copy_fraction"], None),
+    worst = f"label fidelity of the worst class ({m['label_fidelity_min_class']})"
+    rows = [  # (score, generated, real subset, shown as a percentage)
+        ("label fidelity (judge agrees with the conditioned class)", m["label_fidelity"], None, 1),
+        (worst, m["label_fidelity_min"], None, 1),
+        ("domain FID to the test set (lower is better)", m["fid"], m["fid_real_subset"], 0),
+        ("precision", m["precision"], m["real_subset_precision"], 0),
+        ("recall", m["recall"], m["real_subset_recall"], 0),
+        ("density", m["density"], m["real_subset_density"], 0),
+        ("coverage", m["coverage"], m["real_subset_coverage"], 0),
+        ("within-class diversity / real test's (judge features)", m["diversity_ratio"], None, 0),
+        ("within-class diversity / real test's (pixels)", m["diversity_ratio_pixels"], None, 0),
+        ("near-copies of a training image", m["near_copy_fraction"], None, 1),
     ]
-    frame = pd.DataFrame(rows, columns=["generator score", "generated", "real subset"])
-    frame["real subset"] = frame["real subset"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+    shown = [
+        [name, *("" if v is None else percent(v) if as_pct else f"{v:.4f}" for v in (gen, real))]
+        for name, gen, real, as_pct in rows
+    ]
+    frame = pd.DataFrame(shown, columns=["generator score", "generated", "real subset"])
     return (
         f"Generator, scored by a judge CNN with {m['judge_test_accuracy']:.2%} real-test "
         f"accuracy ({m['n_scored']} images per side; a near-copy is closer to a training image "
         f"than {1 - near_copy_quantile:.0%} of real test images are):\n\n"
-        + frame.to_markdown(index=False, floatfmt=".4f")
+        + frame.to_markdown(index=False, colalign=("left", "right", "right"))
         + "\n"
+    )
+
+
+def title(params: dict) -> str:
+    """Dataset, real images per class, generator and classifier: what the run compares."""
+    subset = "the first" if params["data"]["subset"] == "first" else "a random subset of"
+    return (
+        f"{params['data']['dataset']}: {subset} {params['n_per_class']} real images per class, "
+        f"generator `{params['cgan']['generator']}`, classifier `{params['classifier']['arch']}` "
+        f"(seed {params['seed']})"
     )
 
 
@@ -58,14 +72,17 @@ def main() -> None:
             row[f"the same, {test['tta_views']} shifted views"] = test["accuracy_tta"]
         rows.append({**row, "test images": test["test_images"]})
     table = pd.DataFrame(rows)
-    title = (
-        f"{params['classifier']['arch']} on {params['data']['dataset']}, "
-        f"{params['n_per_class']} real images per class, seed {params['seed']}"
-    )
+    accuracy = table.set_index("source")["accuracy on real test set"]
+    gap = accuracy["mixed"] - accuracy["real"]
+    shown = table.copy()
+    for column in shown.columns:
+        if column.startswith(("accuracy", "the same")):
+            shown[column] = shown[column].map(percent)
     markdown = (
-        f"### {title}\n\n"
-        + table.to_markdown(index=False, floatfmt=".4f")
-        + "\n\n"
+        f"### {title(params)}\n\n"
+        + shown.to_markdown(index=False)
+        + f"\n\nMixed minus real: {100 * gap:+.2f} points on the real test set "
+        f"({test['test_images']} images).\n\n"
         + generator_table(
             json.loads(paths.GENERATOR_METRICS.read_text()),
             params["quality"]["near_copy_quantile"],

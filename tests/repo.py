@@ -58,6 +58,7 @@ def make_repo(root: Path, data_dir: Path, params: dict) -> tuple[Path, dict]:
     sh(repo, "git", "config", "user.email", "test@example.invalid")
     sh(repo, "git", "config", "user.name", "test")
     sh(repo, "dvc", "init", "-q", env=env)
+    shutil.copytree(REPO / ".dvc/plots", repo / ".dvc/plots")  # dvc.yaml's plot templates
     return repo, env
 
 

@@ -89,9 +89,15 @@ def test_bad_param_in_an_experiment_changes_no_output(built, setting, message) -
     repo, env = built
     before, params = lock_hashes(repo), (repo / "params.yaml").read_bytes()
     result = sh(repo, "dvc", "exp", "run", "-S", setting, env=env, check=False)
-    # Written back, not `git checkout`: same-size edits in the same instant look unchanged to git.
-    (repo / "params.yaml").write_bytes(params)
     assert result.returncode != 0 and message in result.stdout + result.stderr
+    # DVC leaves the bad value in params.yaml; the next `dvc repro` says how to restore it.
+    # (`git checkout` may not: DVC puts the timestamp back, so a same-size edit looks unchanged.)
+    assert (repo / "params.yaml").read_bytes() != params
+    again = sh(repo, "dvc", "repro", env=env, check=False)
+    hint = "git show HEAD:params.yaml > params.yaml"
+    assert again.returncode != 0 and hint in again.stdout + again.stderr
+    sh(repo, "bash", "-c", hint)
+    assert (repo / "params.yaml").read_bytes() == params
     assert "Running stage 'get_data'" not in result.stdout
     assert lock_hashes(repo) == before
     assert sh(repo, "dvc", "status", "--json", env=env).stdout.strip() == "{}"

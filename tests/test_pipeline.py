@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
 from tests.repo import (
     N_TEST,
     TINY,
@@ -128,24 +127,6 @@ def test_metrics_and_params_diff_show_the_experiment(experimented) -> None:
     assert (n_train["old"], n_train["new"]) == (30, 40)
     params = json.loads(sh(repo, "dvc", "params", "diff", "--json", env=env).stdout)
     assert params["params.yaml"]["n_per_class"]["new"] == 4
-
-
-def test_report_renders_the_diff_as_tables_and_images(experimented) -> None:
-    """The pull-request report on the same change: diffs as tables, every plot as an image."""
-    repo, env, _ = experimented
-    sh(repo, sys.executable, str(REPO / "scripts/report.py"), "--rev", "HEAD", env=env)
-    report = (repo / "report/report.md").read_text()
-    assert "| n_per_class " in report and "| 3 " in report and "| 4 " in report
-    assert "n_train" in report and "| 30 " in report and "| 40 " in report
-    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
-    for plot in ("CGAN losses per epoch", "Per-class real-test accuracy"):
-        assert f"### {plot}" in report
-    assert len(links) >= 20
-    for link in links:
-        png = repo / "report" / link
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
-    bad = sh(repo, sys.executable, str(REPO / "scripts/report.py"), "--rev", "nope", check=False)
-    assert bad.returncode != 0 and "'nope' is not a git revision" in bad.stderr
 
 
 def test_test_time_augmentation_turns_off_and_only_evaluation_reruns(experimented) -> None:

@@ -1,0 +1,168 @@
+"""Write the plots page: dvc.yaml's plots, grouped, with a table of contents, offline.
+
+    python scripts/plots_page.py                     # or: make plots   -> dvc_plots/index.html
+    python scripts/plots_page.py --rev main          # the workspace against a revision
+
+DVC collects the data (`dvc plots show`/`dvc plots diff --json`) and fills the templates in
+.dvc/plots/; this page shows each plot once (DVC also lists every file of a stage's DVCLive
+folder under its raw path), in four sections, and inlines vega, vega-lite and vega-embed from
+scripts/vendor/, so it renders without a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VENDOR = Path(__file__).resolve().parent / "vendor"
+SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+SECTIONS = (
+    "Accuracy on the real test set",
+    "The generator's images",
+    "CGAN training",
+    "Classifier and judge training",
+)
+
+
+def section_of(plot_id: str) -> str:
+    if plot_id.startswith(("CGAN", "dvclive/train_cgan")):
+        return SECTIONS[2]
+    if plot_id.startswith(("Classifier", "Judge")):
+        return SECTIONS[3]
+    if "evaluate_generator" in plot_id or plot_id.startswith(("Generated", "Distance", "Within")):
+        return SECTIONS[1]
+    return SECTIONS[0]
+
+
+def declared(dvc_yaml: Path = Path("dvc.yaml")) -> tuple[list[str], list[str]]:
+    """The titles of dvc.yaml's plot definitions and the files or folders listed bare."""
+    titles, bare = [], []
+    for entry in yaml.safe_load(dvc_yaml.read_text()).get("plots", []):
+        (titles if isinstance(entry, dict) else bare).append(
+            next(iter(entry)) if isinstance(entry, dict) else entry
+        )
+    return titles, bare
+
+
+def shown(plot_ids: list[str], titles: list[str], bare: list[str]) -> list[str]:
+    """The plots to show, in dvc.yaml's order: each definition once, no raw duplicates."""
+    order = {t: i for i, t in enumerate(titles)}
+    for i, path in enumerate(bare):
+        order.setdefault(path, len(titles) + i)
+
+    def rank(plot_id: str) -> float | None:
+        if plot_id in order:
+            return order[plot_id]
+        parent = next((b for b in bare if plot_id.startswith(b.rstrip("/") + "/")), None)
+        return None if parent is None else order[parent] + 0.001
+
+    kept = [(rank(p), p) for p in plot_ids if rank(p) is not None]
+    return [p for _, p in sorted(kept)]
+
+
+def dvc_plots(rev: str | None, out: Path) -> dict[str, list[dict[str, Any]]]:
+    cmd = ["dvc", "plots", "diff", rev] if rev else ["dvc", "plots", "show"]
+    result = subprocess.run([*cmd, "--json", "-o", str(out)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"plots page: `{' '.join(cmd)}` failed: {result.stderr.strip()}")
+    payload = json.loads(result.stdout)
+    if payload.get("errors") and not payload.get("data"):
+        raise SystemExit(f"plots page: DVC found no plot data: {payload['errors']}")
+    return payload.get("data") or {}
+
+
+def anchor(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def image_caption(plot_id: str) -> str:
+    match = re.search(r"epoch_0*(\d+)\.png$", plot_id)
+    if match:
+        return f"epoch {match.group(1)}"
+    return Path(plot_id).stem.replace("_", " ")
+
+
+def render(data: dict[str, list[dict[str, Any]]], ids: list[str], out: Path) -> str:
+    """The page's HTML: a contents list, then each section's charts and images."""
+    charts, blocks = [], {s: [] for s in SECTIONS}
+    for plot_id in ids:
+        section = section_of(plot_id)
+        for entry in data[plot_id]:
+            revision = ", ".join(entry.get("revisions", []))
+            if entry["type"] == "vega":
+                div = f"chart-{len(charts)}"
+                charts.append((div, entry["content"]))
+                blocks[section].append(f'<figure class="chart" id="{div}"></figure>')
+            elif entry["type"] == "image":
+                src = Path(entry["url"]).resolve().relative_to(out.resolve()).as_posix()
+                caption = html.escape(f"{image_caption(plot_id)} ({revision})")
+                wide = "" if "epoch_" in plot_id else " wide"
+                blocks[section].append(
+                    f'<figure class="image{wide}"><img src="{html.escape(src)}" alt="{caption}">'
+                    f"<figcaption>{caption}</figcaption></figure>"
+                )
+    contents = "".join(
+        f'<li><a href="#{anchor(s)}">{s}</a> ({len(blocks[s])})</li>' for s in SECTIONS if blocks[s]
+    )
+    body = "".join(
+        f'<section id="{anchor(s)}"><h2>{s}</h2><div class="grid">{"".join(b)}</div></section>'
+        for s, b in blocks.items()
+        if b
+    )
+    scripts = "".join(f"<script>{(VENDOR / name).read_text()}</script>" for name in SCRIPTS)
+    embed = json.dumps([{"id": d, "spec": spec} for d, spec in charts])
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Plots: few-shot CGAN pipeline</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px;
+       padding: 0 1rem; }}
+nav ul {{ columns: 2; }} h2 {{ border-bottom: 1px solid #ccc; padding-bottom: .2rem; }}
+.grid {{ display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }}
+figure {{ margin: 0; }} figure.image img {{ image-rendering: pixelated; max-width: 100%; }}
+figure.image:not(.wide) img {{ width: 260px; }} figcaption {{ font-size: .85rem; color: #444; }}
+</style>{scripts}</head>
+<body><h1>Plots</h1>
+<p>Every accuracy is measured on the real test set, which no model trained on.</p>
+<nav><ul>{contents}</ul></nav>{body}
+<script>
+for (const chart of {embed}) {{
+  vegaEmbed("#" + chart.id, chart.spec, {{renderer: "svg", actions: false}})
+    .catch((error) => console.error(chart.id, error));
+}}
+</script></body></html>
+"""
+
+
+def build(rev: str | None, out: Path) -> Path:
+    if not Path("dvc.yaml").is_file():
+        raise SystemExit("plots page: no dvc.yaml here: run it from the repository's root")
+    if out.exists():
+        shutil.rmtree(out)
+    data = dvc_plots(rev, out)
+    ids = shown(list(data), *declared())
+    if not ids:
+        raise SystemExit("plots page: no plot has data yet: run `dvc repro` first")
+    page = out / "index.html"
+    page.write_text(render(data, ids, out))
+    return page
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rev", help="compare the workspace with this git revision")
+    parser.add_argument("--out", type=Path, default=Path("dvc_plots"), help="output folder")
+    args = parser.parse_args()
+    print(f"wrote {build(args.rev, args.out)}", file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

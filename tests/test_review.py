@@ -1,0 +1,191 @@
+"""Reviewing a change as CI does: a fresh clone with no DVC cache and no remote.
+
+The tiny pipeline is run and committed twice (base, then head with another n_per_class); the
+report and the plots page are then built in a fresh `git clone`, which has no .dvc/cache, and
+opened in headless Chromium with the network off.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.repo import commit, make_tiny_repo, sh
+
+sys.path.insert(0, str(REPO / "scripts"))
+import browser_check  # noqa: E402
+import report  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+REPORT = (sys.executable, str(REPO / "scripts/report.py"))
+PLOTS_PAGE = (sys.executable, str(REPO / "scripts/plots_page.py"))
+
+
+def set_param(repo: Path, key: str, value: int) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def fresh_clone(tmp_path_factory) -> tuple[Path, dict]:
+    """A fresh clone of a repository whose last two commits each hold a run's results."""
+    root = tmp_path_factory.mktemp("review")
+    repo, env = make_tiny_repo(root)
+    sh(repo, "dvc", "repro", env=env)
+    commit(repo, "base results")
+    set_param(repo, "n_per_class", 4)
+    sh(repo, "dvc", "repro", env=env)
+    commit(repo, "head results: n_per_class 4")
+    clone = root / "clone"
+    sh(root, "git", "clone", "-q", str(repo), str(clone))
+    assert not (clone / ".dvc/cache").exists() and not (clone / "data/raw").exists()
+    return clone, env
+
+
+def linked_images(markdown: str) -> list[str]:
+    return re.findall(r"!\[[^]]*\]\(([^)]+)\)", markdown)
+
+
+def test_report_works_on_a_fresh_clone_and_opens_with_the_results(fresh_clone) -> None:
+    clone, env = fresh_clone
+    result = sh(clone, *REPORT, "--rev", "HEAD~1", "--strict", env=env)
+    text = (clone / "report/report.md").read_text()
+    assert "Stale" not in text and "stale" not in result.stderr
+    table = text[text.index("| result |") :].split("\n\n")[0]
+    for row in ("real only", "synthetic only", "mixed", "mixed − real", "label fidelity"):
+        assert f"| {row} |" in table
+    # Each accuracy with its 95% interval, and a change labelled against its noise.
+    assert re.search(r"\| real only \| \d+\.\d\d% \(\d+\.\d–\d+\.\d\) \|", table)
+    assert "test-set noise" in table  # the tiny config has no run-to-run spread measured
+    # Everything else is collapsed below the table.
+    assert text.index("| result |") < text.index("<details>")
+    assert "| n_per_class " in text and "| 3 " in text and "| 4 " in text
+    links = linked_images(text)
+    assert len(links) >= 6
+    for link in links:
+        assert (clone / "report" / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
+
+
+def test_stale_results_are_named_first_and_fail_the_strict_report(fresh_clone) -> None:
+    clone, env = fresh_clone
+    set_param(clone, "n_per_class", 3)  # edited, not rerun
+    try:
+        result = sh(clone, *REPORT, "--rev", "HEAD~1", "--strict", env=env, check=False)
+        assert result.returncode == report.EXIT_STALE, result.stderr
+        text = (clone / "report/report.md").read_text()
+        assert text.index("Stale results") < text.index("| result |")
+        for stage in ("subsample", "train_cgan", "evaluate_generator", "compare_sources"):
+            assert f"`{stage}`" in text
+        assert "param n_per_class" in text and "`train_judge`" not in text
+    finally:
+        sh(clone, "git", "checkout", "--", "params.yaml")
+
+
+@pytest.mark.parametrize(
+    ("rev", "message"),
+    [
+        ("nope", "'nope' is not a git revision"),
+        ("EMPTY", "has no dvc.yaml"),
+    ],
+)
+def test_bad_revisions_end_in_one_clear_line(fresh_clone, rev, message) -> None:
+    clone, env = fresh_clone
+    if rev == "EMPTY":  # a commit of the empty tree: a revision without the pipeline
+        empty_tree = sh(clone, "git", "hash-object", "-t", "tree", "/dev/null").stdout.strip()
+        rev = sh(clone, "git", "commit-tree", empty_tree, "-m", "empty", env=env).stdout.strip()
+    result = sh(clone, *REPORT, "--rev", rev, env=env, check=False)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_workspace_without_results_ends_in_one_clear_line(fresh_clone) -> None:
+    clone, env = fresh_clone
+    metrics = clone / "metrics/evaluate/real.json"
+    saved = metrics.read_bytes()
+    metrics.unlink()
+    try:
+        result = sh(clone, *REPORT, "--rev", "HEAD~1", env=env, check=False)
+    finally:
+        metrics.write_bytes(saved)
+    assert result.returncode == 2 and "run `dvc repro` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stale_stages_count_code_and_params_but_not_missing_data() -> None:
+    lock = {
+        "stages": {
+            "a": {"deps": [{"path": "src.py"}], "outs": [{"path": "data/a"}]},
+            "b": {"deps": [{"path": "data/a"}], "outs": [{"path": "out/b.json"}]},
+            "c": {"deps": [{"path": "other.py"}], "outs": [{"path": "out/c.json"}]},
+        }
+    }
+    fresh_clone_status = {"b": [{"changed deps": {"data/a": "deleted"}}]}
+    assert report.stale_stages(fresh_clone_status, lock) == {}
+    edited = {
+        "a": [{"changed deps": {"src.py": "modified", "params.yaml": {"n": "modified"}}}],
+        "b": [{"changed deps": {"data/a": "deleted"}}],
+    }
+    assert report.stale_stages(edited, lock) == {
+        "a": ["param n modified", "src.py modified"],
+        "b": ["after a"],
+    }
+
+
+def test_wilson_interval_matches_its_formula_and_shrinks_with_more_images() -> None:
+    low, high = report.wilson(0.9, 10_000)
+    assert low == pytest.approx(0.8940, abs=1e-4) and high == pytest.approx(0.9057, abs=1e-4)
+    assert report.wilson(0.9, 100)[1] - report.wilson(0.9, 100)[0] > high - low
+    assert report.wilson(1.0, 50)[1] == pytest.approx(1.0)
+
+
+def test_a_change_is_judged_against_the_spread_of_a_difference() -> None:
+    assert report.verdict(0.010, sd=0.005, binomial_sd=0.001) == "within run-to-run spread"
+    assert "beyond run-to-run" in report.verdict(0.020, sd=0.005, binomial_sd=0.001)
+    assert report.verdict(0.001, sd=None, binomial_sd=0.001) == "within test-set noise"
+    assert "beyond test-set noise" in report.verdict(0.003, sd=None, binomial_sd=0.001)
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+needs_browser = pytest.mark.skipif(
+    browser_check.chromium_path() is None,
+    reason="no Chromium: .ci/run installs Debian's `chromium`; set $CHROMIUM to use another",
+)
+
+
+@needs_browser
+def test_plots_page_draws_every_chart_and_image_offline(fresh_clone) -> None:
+    clone, env = fresh_clone
+    sh(clone, *PLOTS_PAGE, "--rev", "HEAD~1", env=env)
+    seen = browser_check.inspect(clone / "dvc_plots/index.html")
+    assert seen["console_errors"] == [] and seen["blocked_requests"] == []
+    assert len(seen["charts"]) >= 10
+    for chart in seen["charts"]:
+        assert chart["width"] > 0 and chart["marks"] > 20, chart
+    assert seen["images"] and all(i["naturalWidth"] > 0 for i in seen["images"])
+    assert seen["headings"][1:] == list(report_sections())
+    html = (clone / "dvc_plots/index.html").read_text()
+    assert "dvclive/train_cgan/plots/metrics/loss_d.tsv" not in html  # no raw duplicates
+    assert ">y<" not in html and '"title": "y"' not in html
+
+
+def report_sections() -> tuple[str, ...]:
+    import plots_page
+
+    return plots_page.SECTIONS
+
+
+@needs_browser
+def test_report_renders_as_a_github_comment_within_880_px(fresh_clone) -> None:
+    clone, env = fresh_clone
+    sh(clone, *REPORT, "--rev", "HEAD~1", env=env)
+    seen = browser_check.inspect(clone / "report/report.md", width=880)
+    assert seen["console_errors"] == [] and seen["blocked_requests"] == []
+    assert len(seen["images"]) >= 6 and all(i["naturalWidth"] > 0 for i in seen["images"])
+    assert seen["tables"][0] <= 880 and seen["scrollWidth"] <= 880
