@@ -17,6 +17,12 @@ figure per dataset.
     python scripts/study.py --collect-only --rev abc1234   # the experiments run on abc1234
     python scripts/study.py --tabulate-only      # the table and figures from the CSV alone
 
+On several machines, each a clone of the same commit sharing one git remote and one default
+DVC remote (.dvc/config): machine K of N runs `--shard K/N --remote origin`, pushing each
+finished batch of experiments (with outputs and run cache); a point any machine pushed is not
+run again, so a rerun of a shard finishes what a dead machine left. Then, anywhere:
+`--collect-only --remote origin` pulls every experiment of the commit and gathers the rows.
+
 Needs a clean git workspace: queued experiments run the committed code. The study is that of
 the current commit (`dvc exp show` lists the experiments of HEAD): after a new commit, points
 are queued again, and stages whose code and inputs did not change come from the run cache.
@@ -784,6 +790,88 @@ def stop_lingering_workers(workers: Path = WORKERS) -> list[int]:
     return stopped
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """`K/N` (1 <= K <= N): the K-th of N slices of the grid."""
+    k, _, n = text.partition("/")
+    try:
+        shard = int(k), int(n)
+    except ValueError:
+        shard = (0, 0)
+    if not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected K/N with 1 <= K <= N, e.g. 2/3")
+    return shard
+
+
+def shard_points(points: list[tuple], shard: tuple[int, int] | None) -> list[tuple]:
+    """The shard's points: every N-th point of the sorted grid from the K-th, so each point
+    falls in exactly one shard, whichever machine computes it."""
+    if shard is None:
+        return points
+    k, n = shard
+    return [p for i, p in enumerate(sorted(points)) if i % n == k - 1]
+
+
+def check_remote(remote: str) -> None:
+    """One clear line, before any experiment runs, when the shared remotes are not usable."""
+
+    def ok(*cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    if ok("git", "remote", "get-url", remote).returncode != 0:
+        sys.exit(
+            f"error: --remote {remote!r} is not a git remote of this repository "
+            f"(`git remote add {remote} <url>` first)"
+        )
+    reached = ok("git", "ls-remote", "--heads", remote)
+    if reached.returncode != 0:
+        why = (reached.stderr.strip().splitlines() or ["no answer"])[-1]
+        sys.exit(f"error: git remote {remote!r} is not reachable: {why}")
+    if ok("dvc", "remote", "default").returncode != 0:  # "No default remote set"
+        sys.exit(
+            "error: no default DVC remote for the experiments' outputs and run cache "
+            "(`dvc remote add -d <name> <url>`, committed in .dvc/config)"
+        )
+
+
+def remote_experiments(remote: str) -> set[str]:
+    """The study experiments of HEAD that some machine already pushed to `remote`."""
+    out = subprocess.run(
+        ["dvc", "exp", "list", remote, "--name-only"], check=True, capture_output=True, text=True
+    ).stdout
+    return {line.strip() for line in out.splitlines() if parse_name(line.strip())}
+
+
+def pull_experiments(remote: str) -> None:
+    """Every experiment of HEAD that any machine pushed, with its outputs (for collecting)."""
+    names = sorted(remote_experiments(remote))
+    if names:
+        pull = ["dvc", "exp", "pull", "--force", "--no-cache", remote, *names]
+        subprocess.run(pull, check=True)  # rows need only the committed metrics
+    print(f"pulled {len(names)} experiment(s) of HEAD from {remote}")
+
+
+def run_points(
+    commands: dict[str, list[str]], jobs: int, env: Mapping[str, str], remote: str | None
+) -> None:
+    """Queue and run the experiments (`commands`: name -> `dvc exp run --queue` command),
+    `jobs` at a time. With a remote, a batch of `jobs` is queued, run and pushed before the
+    next, so a machine that dies loses only the batch it was running."""
+    names = list(commands)
+    size = jobs if remote is not None else max(1, len(names))
+    for start in range(0, len(names), size):
+        batch = names[start : start + size]
+        for name in batch:
+            subprocess.run(commands[name], check=True)
+        run_all = ["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)]
+        subprocess.run(run_all, check=True, env=env)
+        stop_lingering_workers()
+        if remote is not None:
+            done = sorted({exp["name"] for exp in exp_show()} & set(batch))
+            if done:
+                push = ["dvc", "exp", "push", "--run-cache", remote, *done]
+                subprocess.run(push, check=True)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -805,6 +893,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help=f"the timed protocol: --configs {PROTOCOL} --n-per-class 100 --seeds 1 2 3 "
         "--jobs 3, unless those flags are given",
+    )
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="K/N",
+        help="run only the K-th of N slices of the grid (one per machine; see --remote)",
+    )
+    parser.add_argument(
+        "--remote",
+        metavar="GIT_REMOTE",
+        help="share the study through this git remote and the default DVC remote: points "
+        "any machine pushed are not run again, each finished batch is pushed "
+        "(`dvc exp push --run-cache`), and --collect-only first pulls them all",
     )
     parser.add_argument("--out", type=Path, default=Path("docs/results/study"))
     parser.add_argument("--plan", action="store_true", help="print the queue commands only")
@@ -829,11 +930,20 @@ def main() -> None:
     if args.tabulate_only:
         tabulate(pd.read_csv(args.out.with_suffix(".csv")), args.out)
         return
+    if args.remote:
+        check_remote(args.remote)
     if args.collect_only:
+        if args.remote:
+            pull_experiments(args.remote)
         collect(args.out, args.rev)
         return
-    points = list(itertools.product(args.datasets, args.configs, args.n_per_class, args.seeds))
+    grid = list(itertools.product(args.datasets, args.configs, args.n_per_class, args.seeds))
+    points = shard_points(grid, args.shard)
+    if args.shard:
+        print(f"shard {args.shard[0]}/{args.shard[1]}: {len(points)} of {len(grid)} point(s)")
     known = {exp["name"] for exp in exp_show() if parse_name(exp.get("name") or "")}
+    if args.remote:
+        known |= remote_experiments(args.remote)
     # Tasks an interrupted study left queued run below, not queued twice; any others run first.
     queued = set(queued_tasks())
     todo = [p for p in points if experiment_name(*p) not in known | queued]
@@ -855,13 +965,9 @@ def main() -> None:
         sys.exit("error: the git workspace has uncommitted changes; queued runs use the commit")
     start = time.perf_counter()
     STAGE_LOG.parent.mkdir(parents=True, exist_ok=True)
-    for point in todo:
-        subprocess.run(queue_command(*point, tuple(args.set)), check=True)
+    commands = {experiment_name(*p): queue_command(*p, tuple(args.set)) for p in todo}
     env = stage_env(args.jobs, os.environ, os.cpu_count() or 1)
-    subprocess.run(
-        ["dvc", "exp", "run", "--run-all", "--jobs", str(args.jobs)], check=True, env=env
-    )
-    stop_lingering_workers()
+    run_points(commands, args.jobs, env, args.remote)
     collect(args.out)
     minutes = (time.perf_counter() - start) / 60
     from fewshot.runtime import machine_summary  # torch, for this line only

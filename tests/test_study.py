@@ -436,3 +436,84 @@ def test_paired_difference_is_per_subset_with_a_t_interval_and_an_honest_verdict
     assert paired.loc["noisy", "verdict"] == "no difference shown"
     assert paired.loc["single", "verdict"] == "one subset: no interval"
     assert paired.loc["noisy", "per_subset"] == "+3.00 -2.50 +1.00"
+
+
+def test_shards_split_the_grid_exactly_once_whatever_the_order() -> None:
+    from scripts.study import parse_shard, shard_points
+
+    grid = [("mnist", c, n, s) for c in ("recipe", "fewshot") for n in (10, 100) for s in (1, 2, 3)]
+    shards = [shard_points(grid, (k, 3)) for k in (1, 2, 3)]
+    assert sorted(p for shard in shards for p in shard) == sorted(grid)
+    assert [len(s) for s in shards] == [4, 4, 4]
+    assert shard_points(list(reversed(grid)), (2, 3)) == shards[1]  # not the caller's order
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/3", "4/3", "two", "3"):
+        with pytest.raises(Exception, match="1 <= K <= N"):
+            parse_shard(bad)
+
+
+def test_two_clones_run_one_shard_each_and_a_third_collects(tmp_path) -> None:
+    """One machine as two: a bare git remote and a local DVC remote shared by two clones."""
+    repo, env = make_preset_repo(tmp_path)
+    shared_git, shared_dvc = tmp_path / "shared.git", tmp_path / "dvc-remote"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(shared_git))
+    sh(repo, "dvc", "remote", "add", "-d", "shared", str(shared_dvc), env=env)
+    sh(repo, "git", "commit", "-qam", "the shared DVC remote")
+    sh(repo, "git", "remote", "add", "origin", str(shared_git))
+    sh(repo, "git", "push", "-q", "origin", "HEAD:main")
+    study = [sys.executable, str(REPO / "scripts/study.py"), "--configs", "recipe"]
+    study += ["--n-per-class", "2", "--seeds", "1", "2", "3", "--set", "cgan.epochs=1"]
+    study += ["--out", "study/tiny", "--remote", "origin"]
+
+    clones = []
+    for name in ("a", "b", "c"):
+        sh(tmp_path, "git", "clone", "-q", "-b", "main", str(shared_git), name)
+        clones.append(tmp_path / name)
+    runs = [
+        subprocess.Popen(
+            [*study, "--shard", f"{k}/2"],
+            cwd=clone,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        for k, clone in ((1, clones[0]), (2, clones[1]))
+    ]
+    outputs = [run.communicate(timeout=900)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert "shard 1/2: 2 of 3 point(s)" in outputs[0] and "2 experiment(s) to queue" in outputs[0]
+    assert "shard 2/2: 1 of 3 point(s)" in outputs[1]
+
+    collected = sh(clones[2], *study, "--collect-only", env=env)
+    assert "pulled 3 experiment(s)" in collected.stdout
+    rows = pd.read_csv(clones[2] / "study/tiny.csv")
+    assert sorted(rows["subset_seed"]) == [1, 1, 1, 2, 2, 2, 3, 3, 3]  # each point once
+    for clone in clones[:2]:  # the same values as the clone that ran them
+        own = pd.read_csv(clone / "study/tiny.csv").set_index(["subset_seed", "source"])
+        mine = rows.set_index(["subset_seed", "source"]).loc[own.index]
+        assert mine["test_accuracy"].tolist() == own["test_accuracy"].tolist()
+
+    again = sh(clones[0], *study, "--shard", "2/2", env=env)  # the other machine's shard
+    assert "0 experiment(s) to queue" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shard", "3/2"], "expected K/N with 1 <= K <= N"),
+        (["--remote", "nowhere"], "'nowhere' is not a git remote"),
+        (["--remote", "gone"], "git remote 'gone' is not reachable"),
+        (["--remote", "origin"], "no default DVC remote"),
+    ],
+)
+def test_bad_shard_or_remote_ends_in_one_line_before_any_experiment(tmp_path, args, message):
+    repo, env = make_preset_repo(tmp_path)
+    sh(tmp_path, "git", "init", "-q", "--bare", "origin.git")
+    sh(repo, "git", "remote", "add", "origin", str(tmp_path / "origin.git"))
+    sh(repo, "git", "remote", "add", "gone", str(tmp_path / "missing.git"))
+    study = [sys.executable, str(REPO / "scripts/study.py"), "--configs", "recipe"]
+    result = sh(repo, *study, "--n-per-class", "2", "--seeds", "1", *args, env=env, check=False)
+    assert result.returncode == 2 or result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert sh(repo, "dvc", "queue", "status", env=env).stdout.count("Queued") == 0
