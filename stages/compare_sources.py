@@ -41,7 +41,7 @@ def generator_table(m: dict, near_copy_quantile: float) -> str:
         f"Generator, scored by a judge CNN with {m['judge_test_accuracy']:.2%} real-test "
         f"accuracy ({m['n_scored']} images per side; a near-copy is closer to a training image "
         f"than {1 - near_copy_quantile:.0%} of real test images are):\n\n"
-        + frame.to_markdown(index=False, colalign=("left", "right", "right"))
+        + frame.to_markdown(index=False, colalign=("left", "right", "right"), disable_numparse=True)
         + "\n"
     )
 
