@@ -128,7 +128,8 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200
 nav ul {{ columns: 2; }} h2 {{ border-bottom: 1px solid #ccc; padding-bottom: .2rem; }}
 .grid {{ display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }}
 figure {{ margin: 0; }} figure.image img {{ image-rendering: pixelated; max-width: 100%; }}
-figure.image:not(.wide) img {{ width: 260px; }} figcaption {{ font-size: .85rem; color: #444; }}
+figure.image:not(.wide) img {{ width: 260px; }} figure.image.wide img {{ width: 380px; }}
+figcaption {{ font-size: .85rem; color: #444; }}
 </style>{scripts}</head>
 <body><h1>Plots</h1>
 <p>Every accuracy is measured on the real test set, which no model trained on.</p>

@@ -505,6 +505,100 @@ def paired_markdown(paired: pd.DataFrame) -> str:
     )
 
 
+# The presets the results cite (conf/experiment/) and the study configuration of their rows.
+CITED_PRESETS = {
+    "recipe": "recipe",
+    "fewshot-mlp": "fewshot",
+    "fewshot-cnn": "fewshot-strong",
+    "chosen": "fewshot-15k-cover-strong-half-narrow",
+    "protocol": "fewshot-10k-cover-strong-half-narrow",
+}
+RESULTS_PAGE = Path("docs/results.md")
+# Pages whose tables the tabulation writes (between <!-- table:... --> markers).
+GENERATED_PAGES = (RESULTS_PAGE, Path("README.md"))
+
+
+def machine_name(machine: str) -> str:
+    """A short name for a row's machine string: its accelerator or CPU kind."""
+    for key, name in (("H100", "H100"), ("H200", "H200"), ("amx", "AMX CPU")):
+        if key in machine:
+            return name
+    return "AVX512 CPU" if "avx512" in machine else "AVX2 CPU" if "avx2" in machine else machine
+
+
+def preset_table(rows: pd.DataFrame, paired: pd.DataFrame) -> str:
+    """One row per cited preset on MNIST at 100 per class: each source's mean +- sd over its
+    runs, mixed - real with its 95% interval over subsets, the runs and machines, the command."""
+    lines = [
+        "| preset | real only | synthetic only | mixed | mixed − real (95% CI) | runs | machines |",
+        "|:--|--:|--:|--:|--:|--:|:--|",
+    ]
+    at = rows[(rows["dataset"] == "mnist") & (rows["n_per_class"] == 100)]
+    for preset, config in CITED_PRESETS.items():
+        mine = at[at["config"] == config]
+        if mine.empty:
+            continue
+        cells = []
+        for source in ("real", "synthetic", "mixed"):
+            acc = 100 * mine[mine["source"] == source]["test_accuracy"]
+            cells.append(f"{acc.mean():.2f} ± {acc.std():.2f}%")
+        gap = paired[
+            (paired["dataset"] == "mnist")
+            & (paired["config"] == config)
+            & (paired["n_per_class"] == 100)
+            & (paired["comparison"] == "mixed - real")
+        ].iloc[0]
+        cells.append(
+            f"{100 * gap['mean']:+.2f} ({100 * gap['ci_low']:+.2f} to {100 * gap['ci_high']:+.2f})"
+        )
+        runs = mine[mine["source"] == "real"]
+        cells.append(f"{len(runs)} ({runs['subset_seed'].nunique()} subsets)")
+        cells.append(", ".join(sorted({machine_name(m) for m in runs["machine"]})))
+        lines.append(f"| `{preset}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict_table(paired: pd.DataFrame) -> str:
+    """Every mixed - real the README states, worded by its interval."""
+    names = {config: preset for preset, config in CITED_PRESETS.items()}
+    shown = paired[
+        (paired["comparison"] == "mixed - real")
+        & (paired["config"].isin(names) | (paired["dataset"] == "fashion-mnist"))
+    ].sort_values(["dataset", "config", "n_per_class"])
+    lines = [
+        "| dataset | configuration | n per class | subsets | mixed − real | 95% CI | verdict |",
+        "|:--|:--|--:|--:|--:|--:|:--|",
+    ]
+    for _, r in shown.iterrows():
+        name = f"`{names[r['config']]}`" if r["config"] in names else f"study `{r['config']}`"
+        interval = (
+            ""
+            if np.isnan(r["ci_low"])
+            else f"{100 * r['ci_low']:+.2f} to {100 * r['ci_high']:+.2f}"
+        )
+        lines.append(
+            f"| {r['dataset']} | {name} | {r['n_per_class']} | {r['subsets']} | "
+            f"{100 * r['mean']:+.2f} | {interval} | {r['verdict']} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    """`text` with what stands between `<!-- name -->` and `<!-- /name -->` replaced."""
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    if start not in text or end not in text:
+        return text
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{content}\n{end}{rest.split(end, 1)[1]}"
+
+
+def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_PAGE) -> str:
+    """The results page with its generated tables brought up to date with the rows."""
+    text = page.read_text()
+    text = replace_block(text, "table:presets", preset_table(rows, paired))
+    return replace_block(text, "table:verdicts", verdict_table(paired))
+
+
 def classifier_of(config: str) -> str:
     sets = CONFIGS.get(config, [])
     return "strong" if "classifier=strong" in sets or "strong" in config else "mlp"
@@ -751,6 +845,10 @@ def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
         "and a 95% t interval over subsets):\n\n" + paired_markdown(paired) + "\n"
     )
     paired.to_csv(out.with_name(out.name + "-paired.csv"), index=False)
+    if out == Path("docs/results/study"):  # the committed study: its tables in the docs
+        for page in GENERATED_PAGES:
+            if page.is_file():
+                page.write_text(results_page(rows, paired, page))
     generator_table(rows).to_csv(out.with_name(out.name + "-generators.csv"), index=False)
     figures = plot_curves(table, out, paired)
     print(table.to_markdown(index=False, floatfmt=".4f"))

@@ -517,3 +517,16 @@ def test_bad_shard_or_remote_ends_in_one_line_before_any_experiment(tmp_path, ar
     assert result.returncode == 2 or result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
     assert sh(repo, "dvc", "queue", "status", env=env).stdout.count("Queued") == 0
+
+
+def test_the_docs_tables_are_generated_from_the_committed_rows() -> None:
+    from scripts.study import GENERATED_PAGES, paired_differences, results_page
+
+    rows = pd.read_csv(REPO / "docs/results/study.csv")
+    paired = paired_differences(rows)
+    for page in GENERATED_PAGES:
+        text = (REPO / page).read_text()
+        assert "<!-- table:presets -->" in text
+        assert results_page(rows, paired, REPO / page) == text, (
+            f"{page}'s tables are stale: python scripts/study.py --tabulate-only"
+        )

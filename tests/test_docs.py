@@ -1,0 +1,57 @@
+"""The docs a user reads: short, and every link and anchor in them resolves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+DOCS = sorted([REPO / "README.md", *(REPO / "docs").rglob("*.md")])
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    found, seen, fenced = set(), {}, False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        match = None if fenced else re.match(r"^#+\s+(.*)", line)
+        if match:
+            base = slug(match.group(1))
+            count = seen.get(base, 0)
+            seen[base] = count + 1
+            found.add(base if count == 0 else f"{base}-{count}")
+    return found
+
+
+def links(path: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)  # not inside code
+    return [t for t in LINK.findall(text) if not re.match(r"^[a-z]+:", t)]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_link_and_anchor_resolves(doc: Path) -> None:
+    broken = []
+    for target in links(doc):
+        path, _, anchor = target.partition("#")
+        dest = (doc.parent / path).resolve() if path else doc
+        if not dest.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+            broken.append(f"{target}: no such heading")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_readme_and_the_results_page_stay_short() -> None:
+    assert len((REPO / "README.md").read_text().splitlines()) <= 200
+    results = (REPO / "docs/results.md").read_text()
+    assert len(results.splitlines()) <= 400 and "## Contents" in results
