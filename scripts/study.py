@@ -528,10 +528,12 @@ def machine_name(machine: str) -> str:
 
 def preset_table(rows: pd.DataFrame, paired: pd.DataFrame) -> str:
     """One row per cited preset on MNIST at 100 per class: each source's mean +- sd over its
-    runs, mixed - real with its 95% interval over subsets, the runs and machines, the command."""
+    runs, mixed - real with its 95% interval over subsets, the runs, machines and command
+    (add -S data.subset=random -S seed=K for subset K)."""
     lines = [
-        "| preset | real only | synthetic only | mixed | mixed − real (95% CI) | runs | machines |",
-        "|:--|--:|--:|--:|--:|--:|:--|",
+        "| preset | real only | synthetic only | mixed | mixed − real (95% CI) | runs | machines "
+        "| command |",
+        "|:--|--:|--:|--:|--:|--:|:--|:--|",
     ]
     at = rows[(rows["dataset"] == "mnist") & (rows["n_per_class"] == 100)]
     for preset, config in CITED_PRESETS.items():
@@ -554,6 +556,7 @@ def preset_table(rows: pd.DataFrame, paired: pd.DataFrame) -> str:
         runs = mine[mine["source"] == "real"]
         cells.append(f"{len(runs)} ({runs['subset_seed'].nunique()} subsets)")
         cells.append(", ".join(sorted({machine_name(m) for m in runs["machine"]})))
+        cells.append(f"`dvc exp run -S experiment={preset}`")
         lines.append(f"| `{preset}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
