@@ -52,13 +52,19 @@ def run(*cmd: str) -> str:
     return result.stdout
 
 
-def git_file(rev: str | None, path: Path | str) -> str | None:
-    """A committed file's text at `rev` (the workspace's when `rev` is None); None if absent."""
+def git_blob(rev: str | None, path: Path | str) -> bytes | None:
+    """A committed file's bytes at `rev` (the workspace's when `rev` is None); None if absent."""
+    path = Path(path)
     if rev is None:
-        path = Path(path)
-        return path.read_text() if path.is_file() else None
-    result = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
+        return path.read_bytes() if path.is_file() else None
+    result = subprocess.run(["git", "show", f"{rev}:{path.as_posix()}"], capture_output=True)
     return result.stdout if result.returncode == 0 else None
+
+
+def git_file(rev: str | None, path: Path | str) -> str | None:
+    """The same, as text."""
+    blob = git_blob(rev, path)
+    return None if blob is None else blob.decode()
 
 
 def git_json(rev: str | None, path: Path | str) -> dict[str, Any]:
@@ -67,6 +73,11 @@ def git_json(rev: str | None, path: Path | str) -> dict[str, Any]:
 
 
 # --- 1. stale results -------------------------------------------------------------------
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Two DVC paths name the same file or one lies inside the other."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 # A stage whose output is the same whatever it reran with: nothing after it reruns with it.
@@ -80,9 +91,6 @@ def stale_stages(status: dict[str, Any], lock: dict[str, Any]) -> dict[str, list
     looks changed in a clone without the DVC cache, so it is not counted."""
     outs = {o["path"] for s in lock.get("stages", {}).values() for o in s.get("outs", [])}
 
-    def produced(path: str) -> bool:
-        return any(path == o or path.startswith(o + "/") or o.startswith(path + "/") for o in outs)
-
     changed: dict[str, list[str]] = {}
     for stage, entries in status.items():
         reasons = []
@@ -94,7 +102,7 @@ def stale_stages(status: dict[str, Any], lock: dict[str, Any]) -> dict[str, list
             for path, state in (entry.get("changed deps") or {}).items():
                 if isinstance(state, dict):  # a params file: {name: "new" | "modified" | ...}
                     reasons += [f"param {name} {how}" for name, how in state.items()]
-                elif not produced(path):
+                elif not any(overlaps(path, o) for o in outs):
                     reasons.append(f"{path} {state}")
         if reasons:
             changed[stage] = sorted(set(reasons))
@@ -106,9 +114,7 @@ def stale_stages(status: dict[str, Any], lock: dict[str, Any]) -> dict[str, list
         made = [o["path"] for o in stages.get(upstream, {}).get("outs", [])]
         for name, stage in stages.items():
             deps = [d["path"] for d in stage.get("deps", [])]
-            hit = any(
-                d == m or d.startswith(m + "/") or m.startswith(d + "/") for d in deps for m in made
-            )
+            hit = any(overlaps(d, m) for d in deps for m in made)
             if hit and name not in changed:
                 changed[name] = [f"after {upstream}"]
                 frontier.append(name)
@@ -177,7 +183,6 @@ def has_bf16(machine: str | None) -> bool:
 def matching_config(params: dict[str, Any], machine: str | None, names: list[str]) -> str | None:
     """The study configuration whose composed params equal `params`, apart from the subset
     drawn; `cgan.precision: auto` is what it resolves to on `machine`."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from compose_params import composed
     from study import CONFIGS
 
@@ -439,13 +444,6 @@ def plots_section(rev: str, out: Path) -> list[str]:
 def last_sample_grid() -> Path | None:
     grids = sorted((paths.CGAN_LIVE / "plots" / "images" / "samples").glob("*.png"))
     return grids[-1] if grids else None
-
-
-def git_blob(rev: str | None, path: Path) -> bytes | None:
-    if rev is None:
-        return path.read_bytes() if path.is_file() else None
-    result = subprocess.run(["git", "show", f"{rev}:{path.as_posix()}"], capture_output=True)
-    return result.stdout if result.returncode == 0 else None
 
 
 def check_inputs(rev: str) -> None:

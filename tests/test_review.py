@@ -19,6 +19,8 @@ from tests.repo import commit, make_tiny_repo, sh
 
 sys.path.insert(0, str(REPO / "scripts"))
 import browser_check  # noqa: E402
+import plots_page  # noqa: E402
+
 import report  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -169,16 +171,10 @@ def test_plots_page_draws_every_chart_and_image_offline(fresh_clone) -> None:
     for chart in seen["charts"]:
         assert chart["width"] > 0 and chart["marks"] > 20, chart
     assert seen["images"] and all(i["naturalWidth"] > 0 for i in seen["images"])
-    assert seen["headings"][1:] == list(report_sections())
+    assert seen["headings"][1:] == list(plots_page.SECTIONS)
     html = (clone / "dvc_plots/index.html").read_text()
     assert "dvclive/train_cgan/plots/metrics/loss_d.tsv" not in html  # no raw duplicates
     assert ">y<" not in html and '"title": "y"' not in html
-
-
-def report_sections() -> tuple[str, ...]:
-    import plots_page
-
-    return plots_page.SECTIONS
 
 
 @needs_browser
