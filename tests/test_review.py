@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scripts import browser_check, plots_page, report
 from tests.conftest import REPO
 from tests.repo import commit, make_tiny_repo, sh
-
-sys.path.insert(0, str(REPO / "scripts"))
-import browser_check  # noqa: E402
-import plots_page  # noqa: E402
-
-import report  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 REPORT = (sys.executable, str(REPO / "scripts/report.py"))
