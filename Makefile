@@ -59,15 +59,17 @@ screenshots: setup
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# The study: every (config, n_per_class, subset) point as a queued DVC experiment, resumable;
-# then docs/results/study.{csv,md} and one figure per dataset. STUDY_ARGS narrows it (--help).
+# The study: every (preset, n_per_class, subset) point of a grid (conf/study/$(GRID).yaml) as a
+# queued DVC experiment, resumable; then docs/results/study.{csv,md} and one figure per dataset.
+# STUDY_ARGS narrows or overrides it (--help).
+GRID ?= default
 study: setup
-	$(BIN)/python scripts/study.py $(STUDY_ARGS)
+	$(BIN)/python scripts/study.py --grid $(GRID) $(STUDY_ARGS)
 
 # The timed protocol: three subsets of 100 per class, the generator and three sources each,
 # three experiments side by side; prints its time.
 protocol: setup
-	$(BIN)/python scripts/study.py --protocol $(STUDY_ARGS)
+	$(BIN)/python scripts/study.py --grid protocol $(STUDY_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -16,7 +16,7 @@ Printed per network: steps per second in all, and the ratio of the two. Small ne
 badly across threads, so on a few cores side by side wins; on a GPU it does not apply.
 Also the minibatch-stddev channel of the few-shot discriminator in two passes by hand against
 `torch.var` over the group, the form it replaced; and the floor under the study's protocol at
-100 per class for one study configuration (`--config`; 3 subsets: its CGAN's steps and three
+100 per class for one preset (`--preset`; 3 subsets: its CGAN's steps and three
 CNNs' steps each, every CNN evaluated on the 10,000 test images in as many views as its
 `evaluate.tta_shift` asks): its counted floating-point work over this machine's peak (a large
 fp32 matrix product), the time it would take at 100% of that peak.
@@ -36,13 +36,14 @@ from typing import Any
 import torch
 
 from bench.run import count_flops, peak_flops, real_subset
+from fewshot.classifier_models import build_classifier
 from fewshot.classify import train_classifier
 from fewshot.gan import build_cgan, generator_ema, train_cgan
-from fewshot.models import build_classifier, minibatch_stddev
+from fewshot.gan_models import minibatch_stddev
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input, to_gan_input
 from fewshot.tta import view_count
 from scripts.compose_params import composed
-from scripts.study import CONFIGS, PROTOCOL
+from scripts.study import presets
 
 NETWORKS = ("cgan", "cnn")
 WARM_UP_STEPS = 5
@@ -130,10 +131,10 @@ def stddev_ratio(reps: int = 200) -> tuple[float, float]:
     return times[0], times[1]
 
 
-def protocol_floor(config: str, subsets: int = 3, sources: int = 3) -> tuple[float, float]:
-    """(TFLOP of study configuration `config`'s training and evaluation at 100 per class,
-    seconds at this CPU's fp32 peak)."""
-    params = composed(CONFIGS[config])
+def protocol_floor(preset: str, subsets: int = 3, sources: int = 3) -> tuple[float, float]:
+    """(TFLOP of the preset's training and evaluation at 100 per class, seconds at this CPU's
+    fp32 peak)."""
+    params = composed([f"experiment={preset}"])
     _, cgan_step = training("cgan", 1)
     _, cnn_step = training("cnn", 1)
     model = build_classifier("cnn").eval()
@@ -155,8 +156,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="optimiser steps per process")
     parser.add_argument("--networks", nargs="+", choices=NETWORKS, default=list(NETWORKS))
     parser.add_argument(
-        "--config", choices=sorted(CONFIGS), default=PROTOCOL, metavar="CONFIG",
-        help=f"the study configuration whose protocol floor to count (default {PROTOCOL})",
+        "--preset", choices=presets(), default="protocol", metavar="PRESET",
+        help="the preset (conf/experiment/) whose protocol floor to count (default protocol)",
     )  # fmt: skip
     parser.add_argument(
         "--cgan-precision", choices=("fp32", "bf16"), default="fp32",
@@ -190,9 +191,9 @@ def main() -> None:
         f"\nminibatch stddev, forward + backward: torch.var {old:.2f} ms, two passes "
         f"{new:.2f} ms: {old / new:.2f}x"
     )
-    tflop, seconds = protocol_floor(args.config)
+    tflop, seconds = protocol_floor(args.preset)
     print(
-        f"\nthe protocol at 100 per class ({args.config}): {tflop:.0f} TFLOP, "
+        f"\nthe protocol at 100 per class ({args.preset}): {tflop:.0f} TFLOP, "
         f"{seconds / 60:.0f} min at this CPU's fp32 peak (a floor: small convolutions run "
         "well below it)"
     )

@@ -22,7 +22,8 @@ from torchvision import transforms
 from torchvision.datasets import ImageFolder
 from torchvision.utils import save_image
 
-from fewshot.models import Discriminator, Generator, build_classifier, dcgan_init
+from fewshot.classifier_models import build_classifier
+from fewshot.gan_models import Discriminator, Generator, dcgan_init
 
 
 class ArrayImages(Dataset):

@@ -31,11 +31,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench import recipe
 from fewshot import paths
+from fewshot.classifier_models import build_classifier
 from fewshot.classify import train_classifier
 from fewshot.data import load_image_folder, load_subset
 from fewshot.gan import build_cgan, train_cgan
 from fewshot.generation import write_image_folder
-from fewshot.models import build_classifier
 from fewshot.params import load_params
 from fewshot.pngio import png_pool
 from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input, to_gan_input

@@ -1,8 +1,8 @@
 """A classifier of `classifier.members` independently trained copies, voting by their mean
 class probabilities.
 
-Kept apart from `fewshot/models.py` so that the ensemble's code is a dependency of the
-classifier stages only, not of the CGAN's or the judge's.
+Kept apart from `fewshot/classifier_models.py` so that the ensemble's code is a dependency of
+the stages that train or use the pipeline's classifiers only, not of the judge's.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fewshot.models import build_classifier
+from fewshot.classifier_models import build_classifier
 
 
 class Ensemble(nn.Module):

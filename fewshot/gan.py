@@ -19,15 +19,15 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fewshot.augment import diff_augment
 from fewshot.coverage import DRAWS_PER_IMAGE, coverage_weights, neighbour_counts
-from fewshot.instances import class_neighbours, instance_features
-from fewshot.models import (
+from fewshot.data import N_CLASSES
+from fewshot.gan_models import (
     DISCRIMINATORS,
-    N_CLASSES,
     Discriminator,
     InstanceGenerator,
     build_generator,
     dcgan_init,
 )
+from fewshot.instances import class_neighbours, instance_features
 from fewshot.runtime import adam, autocast, batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from fewshot.data import N_CLASSES
 from fewshot.gan import sample
-from fewshot.models import N_CLASSES
 from fewshot.normalise import Geometry, normalise_class
 from fewshot.pngio import write_pngs
 from fewshot.runtime import to_uint8

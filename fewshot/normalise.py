@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fewshot.models import N_CLASSES
+from fewshot.data import N_CLASSES
 
 INK = 0.5  # a pixel at least half-bright is stroke, not anti-aliasing or a generator's haze
 SCALE_LIMITS = (0.5, 2.0)  # never blow a speck up into a digit, nor shrink one to a speck

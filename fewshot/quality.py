@@ -16,7 +16,8 @@ from prdc import compute_prdc
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from fewshot.models import N_CLASSES, Judge
+from fewshot.classifier_models import Judge
+from fewshot.data import N_CLASSES
 from fewshot.runtime import to_classifier_input
 
 

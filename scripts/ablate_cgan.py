@@ -24,12 +24,12 @@ import torch
 import yaml
 
 from fewshot import paths
+from fewshot.classifier_models import Judge, build_classifier
 from fewshot.classify import predict, train_classifier
 from fewshot.data import N_CLASSES, load_split, select_subset
 from fewshot.figures import save_image_grid
 from fewshot.gan import build_cgan, generator_ema, sample, train_cgan
 from fewshot.io import load_state
-from fewshot.models import Judge, build_classifier
 from fewshot.quality import judge_outputs, prdc, within_class_diversity
 from fewshot.runtime import (
     machine_summary,

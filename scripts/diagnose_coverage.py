@@ -40,14 +40,14 @@ import torch  # noqa: E402
 
 from fewshot import paths  # noqa: E402
 from fewshot.coverage import neighbour_counts  # noqa: E402
-from fewshot.data import load_subset  # noqa: E402
+from fewshot.data import N_CLASSES, load_subset  # noqa: E402
 from fewshot.ensemble import build, members_of  # noqa: E402
 from fewshot.experiments import experiment_files, marked_positions  # noqa: E402
 from fewshot.gan import sample  # noqa: E402
+from fewshot.gan_models import InstanceGenerator, build_generator  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
 from fewshot.instances import class_neighbours  # noqa: E402
 from fewshot.io import load_state  # noqa: E402
-from fewshot.models import N_CLASSES, InstanceGenerator, build_generator  # noqa: E402
 from fewshot.normalise import normalise_class, real_geometry  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
 from fewshot.runtime import to_classifier_input, to_uint8  # noqa: E402

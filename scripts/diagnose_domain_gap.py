@@ -31,10 +31,11 @@ import pandas as pd
 import torch
 
 from fewshot import paths
+from fewshot.classifier_models import MLP
 from fewshot.classify import predict, train_classifier
 from fewshot.data import N_CLASSES, load_split
+from fewshot.gan_models import build_generator
 from fewshot.io import load_state
-from fewshot.models import MLP, build_generator
 from fewshot.normalise import centre_of_mass, longer_side, normalise_class, real_geometry
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input
 from scripts.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out

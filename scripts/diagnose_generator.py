@@ -21,8 +21,10 @@ import torch
 from torch import nn
 
 from fewshot import paths
+from fewshot.classifier_models import Judge
+from fewshot.data import N_CLASSES
+from fewshot.gan_models import build_generator
 from fewshot.io import load_state
-from fewshot.models import N_CLASSES, Judge, build_generator
 from fewshot.params import load_params
 from fewshot.quality import judge_outputs, within_class_diversity
 from fewshot.runtime import machine_summary, to_uint8

@@ -1,6 +1,7 @@
 """The study: real, synthetic and mixed training data against n_per_class, over random subsets.
 
-Every point of the protocol (dataset x configuration x n_per_class x subset seed) is one DVC
+A grid (conf/study/<name>.yaml: datasets x presets x n_per_class x subset seeds) is data; a
+preset is a named configuration in conf/experiment/. Every point of the grid is one DVC
 experiment, queued with `dvc exp run --queue` and run by `dvc exp run --run-all` (DVC's
 queue). Resumable: experiments already in `dvc exp show` (done or queued) are not queued
 again, and stages already run with the same code, params and inputs come back from DVC's run
@@ -9,11 +10,11 @@ source, a summary table (mean, std, min, max over subsets), one row per generato
 (`<out>-generators.csv`: its scores, synthetic-only accuracy and `train_cgan` time) and one
 figure per dataset.
 
-    python scripts/study.py                      # queue, run, collect: the whole protocol
+    python scripts/study.py                      # queue, run, collect: the default grid
     python scripts/study.py --plan               # print what would be queued, run nothing
-    python scripts/study.py --protocol           # the timed protocol (PROTOCOL), and its time
+    python scripts/study.py --grid protocol      # the timed protocol, and its time
     python scripts/study.py --collect-only       # rebuild the CSV, table and figures
-    python scripts/study.py --n-per-class 100 --configs fewshot --seeds 1   # one point
+    python scripts/study.py --presets fewshot-mlp --n-per-class 100 --seeds 1   # one point
     python scripts/study.py --collect-only --rev abc1234   # the experiments run on abc1234
     python scripts/study.py --tabulate-only      # the table and figures from the CSV alone
 
@@ -33,6 +34,7 @@ finds and keeps the others, each row naming the commit its experiment ran on.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -46,168 +48,62 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
+import yaml
 
 from fewshot import paths
 
-# What each configuration sets on top of the defaults (Hydra presets from conf/).
-CONFIGS = {
-    "recipe": ["cgan=recipe", "classifier=mlp"],
-    "fewshot": ["cgan=fewshot", "classifier=mlp"],
-    "fewshot-strong": ["cgan=fewshot", "classifier=strong"],
-    # The same CGAN (from the run cache), keeping the best 1 in 4 generated images by the
-    # confidence of the classifier trained on the real subset.
-    "fewshot-select": ["cgan=fewshot", "classifier=mlp", "generate.oversample=4"],
-    # The same again with the strong CNN, which also chooses the images it keeps.
-    "fewshot-strong-select": ["cgan=fewshot", "classifier=strong", "generate.oversample=4"],
-}
-# fp32 everywhere unless a configuration says otherwise: `cgan.precision: auto` would train in
-# bf16 on CPUs that have it and in fp32 elsewhere, and a configuration's rows from different
-# machines must be the same arithmetic.
-for _sets in CONFIGS.values():
-    _sets.append("cgan.precision=fp32")
+# Named configurations are the Hydra presets in conf/experiment/ (`-S experiment=<name>`); a
+# study grid is data in conf/study/<name>.yaml; names that experiments ran under before a
+# preset took over, and names retired, are a table: docs/results/history.csv.
+PRESETS_DIR = Path("conf/experiment")
+GRIDS_DIR = Path("conf/study")
+HISTORY = Path("docs/results/history.csv")
+# The presets the README's table shows (the results page shows every preset with rows).
+HEADLINE = ("recipe", "fewshot-mlp", "fewshot-cnn", "chosen", "protocol")
+# What a grid file may set, and the flag each key stands for.
+GRID_KEYS = {"datasets", "presets", "n_per_class", "seeds", "jobs", "set"}
 
 
-def with_set(sets: list[str], item: str) -> list[str]:
-    """`sets` with `item` (KEY=VALUE) replacing any earlier value of KEY."""
-    key = item.partition("=")[0] + "="
-    return [*(s for s in sets if not s.startswith(key)), item]
+def presets(conf: Path = PRESETS_DIR) -> list[str]:
+    """Every named configuration the study can run (conf/experiment/*.yaml)."""
+    return sorted(path.stem for path in conf.glob("*.yaml"))
 
 
-# The recipe with its CGAN in bf16 autocast (the CPU's bf16 units; weights stay fp32).
-CONFIGS["recipe-bf16"] = with_set(CONFIGS["recipe"], "cgan.precision=bf16")
-# The few-shot CGAN in bf16 autocast: does it train as well as in fp32, and how much faster?
-CONFIGS["fewshot-bf16"] = with_set(CONFIGS["fewshot"], "cgan.precision=bf16")
-# The best 1 in 2 instead of 1 in 4: less of the generator's variety thrown away.
-CONFIGS["fewshot-strong-select2"] = [*CONFIGS["fewshot-strong"], "generate.oversample=2"]
-# The preset's CGANs, their digits left where the generator drew them.
-CONFIGS["fewshot-unnormalised"] = [*CONFIGS["fewshot"], "generate.normalise=none"]
-# The preset as it was until DiffAugment translation was found to let the generator draw its
-# digits off-centre (docs/results.md), and its variants measured then.
-TRANSLATION = ["cgan.diffaugment=translation", "generate.normalise=none"]
-for _name in ("fewshot", "fewshot-strong", "fewshot-select", "fewshot-strong-select"):
-    CONFIGS[_name.replace("fewshot", "fewshot-translation")] = [*CONFIGS[_name], *TRANSLATION]
-# Mode seeking capped at each class's real variety; then half of every mixed batch real (by
-# default batches are drawn from the pooled 11,000 images, so about 1 image in 11 is real).
-CONFIGS["fewshot-translation-capped-strong-select"] = [
-    *CONFIGS["fewshot-translation-strong-select"],
-    "cgan.mode_seeking_form=capped",
-    "cgan.mode_seeking=0.5",
-]
-CONFIGS["fewshot-translation-capped-strong-select-half"] = [
-    *CONFIGS["fewshot-translation-capped-strong-select"],
-    "classifier.synthetic_fraction=0.5",
-]
-CONFIGS["fewshot-strong-select-half"] = [
-    *CONFIGS["fewshot-strong-select"],
-    "classifier.synthetic_fraction=0.5",
-]
-# Every few-shot configuration as it was until the preset took 6,000 generator steps instead
-# of 4,000 (chosen on held-out training images: label fidelity 96% -> 99%, recall 0.73 ->
-# 0.81; docs/results.md, "How the settings were chosen").
-for _name in [name for name in CONFIGS if name.startswith("fewshot")]:
-    CONFIGS[_name.replace("fewshot", "fewshot-4k", 1)] = [*CONFIGS[_name], "cgan.steps=4000"]
-# A generator budget that grows with the data: 6,000 steps at batch 32 pass 192 times over
-# 100 images per class but 38 times over 500; 15,000 steps (2.5x) is 96 passes at 500.
-CONFIGS["fewshot-15k"] = [*CONFIGS["fewshot"], "cgan.steps=15000"]
-# Between the two at 100 per class, where 15,000 doubled the near-copies.
-CONFIGS["fewshot-10k"] = [*CONFIGS["fewshot"], "cgan.steps=10000"]
-# The strong CNN on those generators, as drawn and choosing the best 1 in 4 with half of
-# every mixed batch real (the strong CNN's best configuration at 6,000 steps).
-for _name in ("fewshot-strong", "fewshot-strong-select-half"):
-    CONFIGS[_name.replace("fewshot", "fewshot-15k", 1)] = [*CONFIGS[_name], "cgan.steps=15000"]
-# The 15,000-step generators' images as drawn (label fidelity 99.6%: is choosing still worth
-# the variety it throws away?), half of every mixed batch real as in the configuration above.
-CONFIGS["fewshot-15k-strong-half"] = [
-    *CONFIGS["fewshot-15k-strong"],
-    "classifier.synthetic_fraction=0.5",
-]
-# Without the auxiliary classifier (AC-GAN) term: it rewards the generator for digits the
-# discriminator's head finds easy to classify, the typical ones; weight 2 lowered recall
-# (docs/results.md). Does the generator then draw the styles it drops (the crossed 7)?
-CONFIGS["fewshot-15k-noaux-strong-half"] = [
-    *CONFIGS["fewshot-15k-strong-half"],
-    "cgan.aux_weight=0.0",
-]
-# Five times the generated images (5,000 per class, the best 1 in 4 of 20,000): the strong
-# CNN's 2,400 steps then see each generated image about 6 times instead of 30.
-CONFIGS["fewshot-15k-strong-select-half-x5"] = [
-    *CONFIGS["fewshot-15k-strong-select-half"],
-    "generate.per_class=5000",
-]
-# The strong CNN as an ensemble of five (seeds drawn from the subset's), for every source.
-CONFIGS["fewshot-strong-select-half-ens5"] = [
-    *CONFIGS["fewshot-strong-select-half"],
-    "classifier.members=5",
-]
-# The same on the 15,000-step generators: fifteen CNNs per source over three subsets tell a
-# 0.1-point mixed gain from the CNN's own seed (0.07 points; docs/results.md).
-CONFIGS["fewshot-15k-strong-select-half-ens5"] = [
-    *CONFIGS["fewshot-15k-strong-select-half"],
-    "classifier.members=5",
-]
-# The instance-conditioned generator (IC-GAN, fewshot/instances.py): G and D also see one
-# real image's features (32 principal components of the real subset), D sees that image's 10
-# nearest real neighbours as the real data for it, and sampling picks the conditioning image
-# uniformly, so every real image's neighbourhood is drawn, the rare styles (crossed 7s) too.
-CONFIGS["fewshot-15k-ic-strong-half"] = [
-    *CONFIGS["fewshot-15k-strong-half"],
-    "cgan.instance_dim=32",
-]
-# Five neighbours instead of ten: with ten, a crossed 7's real set is two-thirds plain 7s and
-# the generator draws it plain (docs/results.md); with five, mostly its own style.
-CONFIGS["fewshot-15k-ic5-strong-half"] = [
-    *CONFIGS["fewshot-15k-ic-strong-half"],
-    "cgan.instance_neighbours=5",
-]
-# D's real images drawn by how rarely the generator comes near them (fewshot/coverage.py),
-# measured every 500 steps: the real images nothing is drawn near (the crossed 7s) come up
-# ~5x as often as a typical one until the generator draws them.
-CONFIGS["fewshot-15k-cover-strong-half"] = [
-    *CONFIGS["fewshot-15k-strong-half"],
-    "cgan.coverage_weight=1.0",
-]
-# Stronger: an image no draw comes near shown 25 times as often as one with an even share.
-CONFIGS["fewshot-15k-cover2-strong-half"] = [
-    *CONFIGS["fewshot-15k-strong-half"],
-    "cgan.coverage_weight=2.0",
-]
-# Both: the instance-conditioned generator with its conditioning images (and so D's real
-# neighbourhoods) drawn by coverage.
-CONFIGS["fewshot-15k-ic-cover-strong-half"] = [
-    *CONFIGS["fewshot-15k-ic-strong-half"],
-    "cgan.coverage_weight=1.0",
-]
-# The coverage-weighted generator's noise drawn at 0.8 of the width it trained at (the
-# truncation trick), the scale held-out training images choose (97.32% against 97.20%, three
-# subsets); on the test set 97.49% synthetic-only against 97.43% at 1, measured by
-# scripts/pool_generators.py on the cached generators, and 97.11% trained again from scratch
-# (docs/results.md).
-CONFIGS["fewshot-15k-cover-strong-half-narrow"] = [
-    *CONFIGS["fewshot-15k-cover-strong-half"],
-    "generate.noise_scale=0.8",
-]
-# The same within the protocol's 90 minutes on a 2-core CPU, its work cut where it costs
-# least, fixed before any test score of it was seen: 10,000 generator steps (two thirds of
-# the time; with the MLP, most of 15,000's gain in FID and synthetic-only accuracy), and no
-# test-time augmentation (9 of evaluation's 10 passes over the test set, for +0.02 to +0.11).
-# Measured: synthetic-only 96.90% (0.21 under 15,000 steps), mixed 98.97%, 99 min on a 2-core
-# AVX2 CPU (docs/results.md).
-CONFIGS["fewshot-10k-cover-strong-half-narrow"] = [
-    *with_set(CONFIGS["fewshot-15k-cover-strong-half-narrow"], "cgan.steps=10000"),
-    "evaluate.tta_shift=0",
-]
-# The issue's timed protocol (`--protocol`): this configuration at 100 per class on three
-# subsets, three experiments side by side.
-PROTOCOL = "fewshot-10k-cover-strong-half-narrow"
-PROTOCOL_ARGS = {"configs": [PROTOCOL], "n_per_class": [100], "seeds": [1, 2, 3], "jobs": 3}
-# Experiments run under an earlier name of their configuration, by that name.
-RENAMED = {
-    "fewshot-6k": "fewshot",
-    "fewshot-6k-strong-select": "fewshot-strong-select",
-    "fewshot-noaugment": "fewshot-unnormalised",
-    "fewshot-noaugment-normalised": "fewshot",
-    "fewshot-noaugment-strong-select-normalised": "fewshot-strong-select",
-}
+@functools.cache
+def preset_params(name: str) -> dict[str, Any] | None:
+    """The params `-S experiment=<name>` composes (from this project's conf/); None for a name
+    that is not a preset (a retired one)."""
+    from compose_params import CONF, composed
+
+    if not (CONF / "experiment" / f"{name}.yaml").is_file():
+        return None
+    return composed([f"experiment={name}"])
+
+
+def former_names(history: Path = HISTORY) -> dict[str, str]:
+    """Names experiments ran under -> the preset that configuration is now."""
+    if not history.is_file():
+        return {}
+    table = pd.read_csv(history, keep_default_na=False)
+    return {r["name"]: r["now"] for _, r in table.iterrows() if r["now"]}
+
+
+def load_grid(name: str, grids: Path = GRIDS_DIR) -> dict[str, Any]:
+    """A study grid (conf/study/<name>.yaml): datasets, presets, n_per_class, seeds and jobs,
+    each the default of its flag."""
+    path = grids / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in grids.glob("*.yaml"))) or "none"
+        raise SystemExit(f"error: --grid {name}: no {path} (grids: {known})")
+    grid = yaml.safe_load(path.read_text()) or {}
+    unknown = set(grid) - GRID_KEYS
+    if unknown:
+        raise SystemExit(
+            f"error: {path}: unknown key(s) {sorted(unknown)}; known {sorted(GRID_KEYS)}"
+        )
+    return grid
+
+
 # The generated dataset's scores (evaluate_generator), repeated on each of its rows.
 GENERATOR_SCORES = (
     "label_fidelity",
@@ -282,27 +178,11 @@ def parse_name(name: str) -> dict[str, Any] | None:
     }
 
 
-def current_config(config: str, params: dict[str, Any]) -> str:
-    """The name a configuration has now. An experiment keeps the name it ran under, and the
-    `fewshot` preset has changed under its configurations: it dropped DiffAugment (the runs
-    with it are `fewshot-translation*`) and went from 4,000 to 6,000 generator steps (the
-    runs with 4,000 are `fewshot-4k*`). The experiment's own params tell which it ran."""
-    config = RENAMED.get(config, config)
-    if not config.startswith("fewshot"):
-        return config
-    cgan = params.get("cgan") or {}
-    if cgan.get("diffaugment") == "translation" and "translation" not in config:
-        config = config.replace("fewshot", "fewshot-translation", 1)
-    if cgan.get("steps") == 4000 and not config.startswith("fewshot-4k"):
-        config = config.replace("fewshot", "fewshot-4k", 1)
-    return config
-
-
 def queue_command(
     dataset: str, config: str, n_per_class: int, seed: int, extra: tuple[str, ...] = ()
 ) -> list[str]:
     sets = [
-        *CONFIGS[config],
+        f"experiment={config}",
         f"data.dataset={dataset}",
         "data.subset=random",
         f"n_per_class={n_per_class}",
@@ -388,7 +268,7 @@ def rows_from_experiment(
         return []
     params = _file_data(exp["data"].get("params"), "params.yaml")
     train_cgan_s = stage_seconds(records or [], "train_cgan", params)
-    point["config"] = current_config(point["config"], params)
+    point["config"] = former_names().get(point["config"], point["config"])
     metrics = exp["data"].get("metrics")
     generator = _file_data(metrics, paths.GENERATOR_METRICS.as_posix())
     scores = {f"generator_{score}": generator.get(score) for score in GENERATOR_SCORES}
@@ -505,14 +385,6 @@ def paired_markdown(paired: pd.DataFrame) -> str:
     )
 
 
-# The presets the results cite (conf/experiment/) and the study configuration of their rows.
-CITED_PRESETS = {
-    "recipe": "recipe",
-    "fewshot-mlp": "fewshot",
-    "fewshot-cnn": "fewshot-strong",
-    "chosen": "fewshot-15k-cover-strong-half-narrow",
-    "protocol": "fewshot-10k-cover-strong-half-narrow",
-}
 RESULTS_PAGE = Path("docs/results.md")
 # Pages whose tables the tabulation writes (between <!-- table:... --> markers).
 GENERATED_PAGES = (RESULTS_PAGE, Path("README.md"))
@@ -526,35 +398,39 @@ def machine_name(machine: str) -> str:
     return "AVX512 CPU" if "avx512" in machine else "AVX2 CPU" if "avx2" in machine else machine
 
 
-def preset_table(rows: pd.DataFrame, paired: pd.DataFrame) -> str:
-    """One row per cited preset on MNIST at 100 per class: each source's mean +- sd over its
-    runs, mixed - real with its 95% interval over subsets, the runs, machines and command
-    (add -S data.subset=random -S seed=K for subset K)."""
+def preset_table(rows: pd.DataFrame, paired: pd.DataFrame, names: tuple[str, ...]) -> str:
+    """One row per preset in `names` with rows on MNIST at 100 per class: each source's mean
+    +- sd over its runs, mixed - real with its 95% interval over subsets, the runs, machines
+    and command (add -S data.subset=random -S seed=K for subset K)."""
     lines = [
         "| preset | real only | synthetic only | mixed | mixed − real (95% CI) | runs | machines "
         "| command |",
         "|:--|--:|--:|--:|--:|--:|:--|:--|",
     ]
     at = rows[(rows["dataset"] == "mnist") & (rows["n_per_class"] == 100)]
-    for preset, config in CITED_PRESETS.items():
-        mine = at[at["config"] == config]
+    for preset in names:
+        mine = at[at["config"] == preset]
         if mine.empty:
             continue
         cells = []
         for source in ("real", "synthetic", "mixed"):
             acc = 100 * mine[mine["source"] == source]["test_accuracy"]
-            cells.append(f"{acc.mean():.2f} ± {acc.std():.2f}%")
+            spread = "" if len(acc) < 2 else f" ± {acc.std():.2f}"
+            cells.append(f"{acc.mean():.2f}{spread}%")
         gap = paired[
             (paired["dataset"] == "mnist")
-            & (paired["config"] == config)
+            & (paired["config"] == preset)
             & (paired["n_per_class"] == 100)
             & (paired["comparison"] == "mixed - real")
         ].iloc[0]
-        cells.append(
-            f"{100 * gap['mean']:+.2f} ({100 * gap['ci_low']:+.2f} to {100 * gap['ci_high']:+.2f})"
+        interval = (
+            "one subset"
+            if gap["subsets"] < 2
+            else f"{100 * gap['ci_low']:+.2f} to {100 * gap['ci_high']:+.2f}"
         )
+        cells.append(f"{100 * gap['mean']:+.2f} ({interval})")
         runs = mine[mine["source"] == "real"]
-        cells.append(f"{len(runs)} ({runs['subset_seed'].nunique()} subsets)")
+        cells.append(_runs(runs["subset_seed"].nunique(), len(runs)))
         cells.append(", ".join(sorted({machine_name(m) for m in runs["machine"]})))
         cells.append(f"`dvc exp run -S experiment={preset}`")
         lines.append(f"| `{preset}` | " + " | ".join(cells) + " |")
@@ -562,18 +438,18 @@ def preset_table(rows: pd.DataFrame, paired: pd.DataFrame) -> str:
 
 
 def verdict_table(paired: pd.DataFrame) -> str:
-    """Every mixed - real the README states, worded by its interval."""
-    names = {config: preset for preset, config in CITED_PRESETS.items()}
+    """Every mixed - real the README states, worded by its interval: the headline presets',
+    and Fashion-MNIST's."""
     shown = paired[
         (paired["comparison"] == "mixed - real")
-        & (paired["config"].isin(names) | (paired["dataset"] == "fashion-mnist"))
+        & (paired["config"].isin(HEADLINE) | (paired["dataset"] == "fashion-mnist"))
     ].sort_values(["dataset", "config", "n_per_class"])
     lines = [
         "| dataset | configuration | n per class | subsets | mixed − real | 95% CI | verdict |",
         "|:--|:--|--:|--:|--:|--:|:--|",
     ]
     for _, r in shown.iterrows():
-        name = f"`{names[r['config']]}`" if r["config"] in names else f"study `{r['config']}`"
+        name = f"`{r['config']}`"
         interval = (
             ""
             if np.isnan(r["ci_low"])
@@ -598,13 +474,19 @@ def replace_block(text: str, name: str, content: str) -> str:
 def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_PAGE) -> str:
     """The results page with its generated tables brought up to date with the rows."""
     text = page.read_text()
-    text = replace_block(text, "table:presets", preset_table(rows, paired))
+    text = replace_block(text, "table:presets", preset_table(rows, paired, HEADLINE))
+    others = tuple(name for name in presets() if name not in HEADLINE)
+    text = replace_block(text, "table:all-presets", preset_table(rows, paired, HEADLINE + others))
     return replace_block(text, "table:verdicts", verdict_table(paired))
 
 
 def classifier_of(config: str) -> str:
-    sets = CONFIGS.get(config, [])
-    return "strong" if "classifier=strong" in sets or "strong" in config else "mlp"
+    """The classifier a configuration trains: its preset's, or for a retired name the one
+    its name says."""
+    params = preset_params(config)
+    if params is None:
+        return "strong" if "strong" in config else "mlp"
+    return {"cnn": "strong"}.get(params["classifier"]["arch"], params["classifier"]["arch"])
 
 
 def generator_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -624,13 +506,26 @@ def generator_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def mlp_twin(config: str) -> str | None:
-    """The MLP configuration that trains on the very images the strong-CNN `config` does: the
-    same generator (from the run cache) and no selection, which depends on the classifier."""
-    sets = CONFIGS.get(config, [])
-    if "classifier=strong" not in sets or any(s.startswith("generate.oversample") for s in sets):
+    """The MLP preset that trains on the very images the strong-CNN preset `config` does: the
+    same generator and generation (from the run cache), and no selection, which depends on
+    the classifier."""
+    params = preset_params(config)
+    if params is None or classifier_of(config) != "strong" or params["generate"]["oversample"] > 1:
         return None
-    twin = sorted("classifier=mlp" if s == "classifier=strong" else s for s in sets)
-    return next((name for name, other in CONFIGS.items() if sorted(other) == twin), None)
+    images = {key: params[key] for key in IMAGE_KEYS}
+    return next(
+        (
+            name
+            for name in presets()
+            if classifier_of(name) == "mlp"
+            and {key: preset_params(name)[key] for key in IMAGE_KEYS} == images
+        ),
+        None,
+    )
+
+
+# The params sections that decide the generated images.
+IMAGE_KEYS = ("seed", "n_per_class", "data", "cgan", "generate")
 
 
 def merge_twins(table: pd.DataFrame) -> pd.DataFrame:
@@ -976,25 +871,30 @@ def run_points(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--datasets", nargs="+", default=["mnist"], choices=("mnist", "fashion-mnist")
+        "--grid",
+        default="default",
+        help="the grid to run (conf/study/<GRID>.yaml); the flags below override its keys",
     )
-    parser.add_argument("--configs", nargs="+", default=["recipe", "fewshot"], choices=CONFIGS)
-    parser.add_argument("--n-per-class", type=int, nargs="+", default=[10, 20, 50, 100, 200, 500])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--protocol", action="store_true", help="the timed protocol: the same as --grid protocol"
+    )
+    parser.add_argument("--datasets", nargs="+", choices=("mnist", "fashion-mnist"))
+    parser.add_argument(
+        "--presets",
+        "--configs",
+        nargs="+",
+        metavar="PRESET",
+        help="named configurations (conf/experiment/); a former name runs its preset",
+    )
+    parser.add_argument("--n-per-class", type=int, nargs="+")
+    parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument(
         "--set",
         action="append",
-        default=[],
         metavar="KEY=VALUE",
         help="extra params for every experiment, as `dvc exp run -S` (e.g. a shorter budget)",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="experiments run at a time")
-    parser.add_argument(
-        "--protocol",
-        action="store_true",
-        help=f"the timed protocol: --configs {PROTOCOL} --n-per-class 100 --seeds 1 2 3 "
-        "--jobs 3, unless those flags are given",
-    )
+    parser.add_argument("--jobs", type=int, help="experiments run at a time")
     parser.add_argument(
         "--shard",
         type=parse_shard,
@@ -1021,9 +921,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         help="with --collect-only: gather the experiments of this commit (default HEAD)",
     )
-    if parser.parse_known_args(argv)[0].protocol:
-        parser.set_defaults(**PROTOCOL_ARGS)  # flags given beside it still win
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    grid = load_grid("protocol" if args.protocol else args.grid)
+    for key, default in (("datasets", ["mnist"]), ("jobs", 1), ("set", [])):
+        grid.setdefault(key, default)
+    for key, value in grid.items():
+        if getattr(args, key) is None:  # a flag given beside the grid wins
+            setattr(args, key, value)
+    missing = [key for key in ("presets", "n_per_class", "seeds") if not args.__dict__.get(key)]
+    if missing:
+        parser.error(f"--grid {args.grid} sets no {', '.join(missing)}: give them as flags")
+    args.presets = [resolve_preset(name, parser) for name in args.presets]
+    return args
+
+
+def resolve_preset(name: str, parser: argparse.ArgumentParser) -> str:
+    """A preset by its name or a former one; anything else ends in one line naming the choices."""
+    known = presets()
+    if name in known:
+        return name
+    now = former_names().get(name)
+    if now in known:
+        print(f"note: {name} is now the preset {now} ({HISTORY})")
+        return now
+    parser.error(
+        f"--presets {name}: not a preset in {PRESETS_DIR}/ (choose from {', '.join(known)})"
+    )
 
 
 def main() -> None:
@@ -1038,7 +961,7 @@ def main() -> None:
             pull_experiments(args.remote)
         collect(args.out, args.rev)
         return
-    grid = list(itertools.product(args.datasets, args.configs, args.n_per_class, args.seeds))
+    grid = list(itertools.product(args.datasets, args.presets, args.n_per_class, args.seeds))
     points = shard_points(grid, args.shard)
     if args.shard:
         print(f"shard {args.shard[0]}/{args.shard[1]}: {len(points)} of {len(grid)} point(s)")

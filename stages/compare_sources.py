@@ -10,7 +10,8 @@ import pandas as pd
 
 from fewshot import paths
 from fewshot.io import atomic_path, run
-from fewshot.params import load_params
+from fewshot.schema import cgan, classifier, common, quality
+from fewshot.schema.base import load_sections
 
 
 def percent(value: float) -> str:
@@ -57,7 +58,7 @@ def title(params: dict) -> str:
 
 
 def main() -> None:
-    params = load_params()
+    params = load_sections(common, cgan, classifier, quality)
     rows = []
     for source in paths.SOURCES:
         test = json.loads(paths.eval_metrics(source).read_text())

@@ -17,8 +17,9 @@ from fewshot.data import N_CLASSES, check_subset_provenance, load_split
 from fewshot.ensemble import build, members_of
 from fewshot.figures import save_misclassified
 from fewshot.io import atomic_path, load_state, run, write_json
-from fewshot.params import load_params
 from fewshot.runtime import resolve_device, to_classifier_input
+from fewshot.schema import classifier, common, evaluate
+from fewshot.schema.base import load_sections
 from fewshot.tta import predict_tta, view_count
 
 
@@ -59,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--source", choices=paths.SOURCES, required=True)
     source = parser.parse_args().source
-    params = load_params()
+    params = load_sections(common, classifier, evaluate)
     dataset = params["data"]["dataset"]
     device = resolve_device(params["device"])
     checksums = paths.checksum_file(dataset)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fewshot import paths
+from fewshot.classifier_models import Judge
 from fewshot.data import (
     N_CLASSES,
     check_subset_provenance,
@@ -19,8 +20,6 @@ from fewshot.data import (
 )
 from fewshot.figures import save_image_grid, save_nearest_neighbours
 from fewshot.io import atomic_path, load_state, run, write_json
-from fewshot.models import Judge
-from fewshot.params import load_params
 from fewshot.quality import (
     balanced_sample,
     frechet_distance,
@@ -30,6 +29,8 @@ from fewshot.quality import (
     within_class_diversity,
 )
 from fewshot.runtime import resolve_device
+from fewshot.schema import common, evaluate, quality
+from fewshot.schema.base import load_sections
 
 
 def rounded(scores: dict[str, float], prefix: str = "") -> dict[str, float]:
@@ -37,7 +38,7 @@ def rounded(scores: dict[str, float], prefix: str = "") -> dict[str, float]:
 
 
 def main() -> None:
-    params = load_params()
+    params = load_sections(common, evaluate, quality)
     cfg = params["quality"]
     dataset = params["data"]["dataset"]
     device = resolve_device(params["device"])

@@ -21,13 +21,14 @@ import torch
 from fewshot import paths
 from fewshot.data import load_subset
 from fewshot.ensemble import build
+from fewshot.gan_models import build_generator
 from fewshot.generation import write_image_folder
 from fewshot.io import atomic_dir, load_state, run
-from fewshot.models import build_generator
 from fewshot.normalise import real_geometry
-from fewshot.params import load_params
 from fewshot.pngio import png_pool
 from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input
+from fewshot.schema import cgan, classifier, common, generate
+from fewshot.schema.base import load_sections
 
 
 def real_classifier_scorer(arch: str, members: int, device: torch.device):
@@ -43,7 +44,7 @@ def real_classifier_scorer(arch: str, members: int, device: torch.device):
 
 
 def main() -> None:
-    params = load_params()
+    params = load_sections(common, cgan, generate, classifier)
     gen_cfg = params["generate"]
     device = resolve_device(params["device"])
     # Only the keys that shape the generator, each declared in dvc.yaml.

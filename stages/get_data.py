@@ -7,11 +7,12 @@ fashion-mnist, which defaults to the Debian package's folder); online, torchvisi
 from fewshot import paths
 from fewshot.data import fetch_dataset
 from fewshot.io import run
-from fewshot.params import load_params
+from fewshot.schema import common
+from fewshot.schema.base import load_sections
 
 
 def main() -> None:
-    dataset = load_params()["data"]["dataset"]
+    dataset = load_sections(common)["data"]["dataset"]
     checksums = paths.checksum_file(dataset)
     origin = fetch_dataset(dataset, paths.RAW_DIR, checksums)
     print(f"{dataset}: 4 files from {origin} match {checksums} -> {paths.RAW_DIR}/")

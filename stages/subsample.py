@@ -11,11 +11,12 @@ from fewshot import paths
 from fewshot.data import N_CLASSES, SPLIT_FILES, load_split, save_subset, select_subset, sha256_file
 from fewshot.figures import image_grid
 from fewshot.io import atomic_dir, run
-from fewshot.params import load_params
+from fewshot.schema import common
+from fewshot.schema.base import load_sections
 
 
 def main() -> None:
-    params = load_params()
+    params = load_sections(common)
     images, labels = load_split(paths.RAW_DIR, "train")
     n = params["n_per_class"]
     indices = select_subset(labels, n, params["data"]["subset"], params["seed"])

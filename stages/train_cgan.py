@@ -26,7 +26,6 @@ from fewshot.gan import (
 )
 from fewshot.io import run, save_state
 from fewshot.live import live_epochs, log_epoch
-from fewshot.params import load_params
 from fewshot.runtime import (
     resolve_device,
     resolve_precision,
@@ -35,10 +34,12 @@ from fewshot.runtime import (
     to_uint8,
     total_steps,
 )
+from fewshot.schema import cgan, common
+from fewshot.schema.base import load_sections
 
 
 def main() -> None:
-    params = load_params()
+    params = load_sections(common, cgan)
     cfg = params["cgan"]
     device = resolve_device(params["device"])
     images, labels, _ = load_subset(paths.SUBSET_FILE)

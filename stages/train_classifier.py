@@ -16,14 +16,15 @@ from dvclive import Live
 from tqdm import tqdm
 
 from fewshot import paths
+from fewshot.classifier_models import build_classifier
 from fewshot.classify import predict, train_classifier
 from fewshot.data import load_image_folder, load_subset
 from fewshot.ensemble import assemble, member_seed
 from fewshot.io import run, save_state
 from fewshot.live import live_epochs, log_epoch
-from fewshot.models import build_classifier
-from fewshot.params import load_params
 from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input, total_steps
+from fewshot.schema import classifier, common
+from fewshot.schema.base import load_sections
 
 
 def load_source(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--source", choices=paths.SOURCES, required=True)
     source = parser.parse_args().source
-    params = load_params()
+    params = load_sections(common, classifier)
     cfg = params["classifier"]
     device = resolve_device(params["device"])
     images, labels, synthetic = load_source(source)

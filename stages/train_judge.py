@@ -11,30 +11,31 @@ from functools import partial
 import torch
 
 from fewshot import paths
+from fewshot.classifier_models import Judge
 from fewshot.classify import train_classifier
 from fewshot.data import load_split
 from fewshot.io import run, save_state
 from fewshot.live import live_epochs, log_epoch
-from fewshot.models import Judge
-from fewshot.params import load_params
 from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input
+from fewshot.schema import common, judge
+from fewshot.schema.base import load_sections
 
 
 def main() -> None:
-    params = load_params()
+    params = load_sections(common, judge)
     cfg = params["judge"]
     device = resolve_device(params["device"])
     checksums = paths.checksum_file(params["data"]["dataset"])
     images, labels = load_split(paths.RAW_DIR, "train", checksum_file=checksums)
     rng = seeded_rng(cfg["seed"], device)
     x, y = to_classifier_input(images, device), torch.from_numpy(labels).to(device)
-    judge = Judge().to(device, memory_format=torch.channels_last)
+    network = Judge().to(device, memory_format=torch.channels_last)
 
     start = time.perf_counter()
     with live_epochs(paths.JUDGE_LIVE, cfg["epochs"], "train_judge") as (live, bar):
-        train_classifier(judge, x, y, cfg, rng, on_epoch=partial(log_epoch, live, bar))
+        train_classifier(network, x, y, cfg, rng, on_epoch=partial(log_epoch, live, bar))
         live.log_metric("n_train", len(x), plot=False)
-    save_state(paths.JUDGE, judge)
+    save_state(paths.JUDGE, network)
     print(
         f"judge trained on {len(x)} train images for {cfg['epochs']} epochs on {device} "
         f"in {time.perf_counter() - start:.1f} s -> {paths.JUDGE}"

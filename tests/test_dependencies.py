@@ -26,21 +26,24 @@ def script_of(stage: dict) -> Path:
 
 
 def project_imports(path: Path, seen: set[Path] | None = None) -> set[Path]:
-    """The project modules (fewshot/*.py) that `path` imports, transitively."""
+    """The project modules (fewshot/**.py) that `path` imports, transitively."""
     seen = set() if seen is None else seen
     for node in ast.walk(ast.parse((REPO / path).read_text())):
         modules = []
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fewshot"):
             modules.append(node.module)
-            if node.module == "fewshot":  # `from fewshot import paths`
-                modules += [f"fewshot.{alias.name}" for alias in node.names]
+            # `from fewshot import paths`, `from fewshot.schema import cgan`: modules too
+            modules += [f"{node.module}.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Import):
             modules += [a.name for a in node.names if a.name.startswith("fewshot")]
         for module in modules:
             file = Path(module.replace(".", "/") + ".py")
-            if (REPO / file).exists() and file not in seen:
-                seen.add(file)
-                project_imports(file, seen)
+            # a subpackage's __init__.py runs first: fewshot/schema/__init__.py
+            package = file.parent / "__init__.py"
+            for found in (package, file) if file.parent != Path("fewshot") else (file,):
+                if (REPO / found).exists() and found not in seen:
+                    seen.add(found)
+                    project_imports(found, seen)
     return seen
 
 

@@ -38,8 +38,8 @@ def test_cached_finds_a_file_output_and_a_file_inside_a_directory_output(tmp_pat
 
 
 def test_an_instance_conditioned_generator_is_probed_on_its_least_covered_images() -> None:
+    from fewshot.gan_models import InstanceGenerator
     from fewshot.instances import instance_features
-    from fewshot.models import InstanceGenerator
     from scripts.diagnose_coverage import PROBE_DRAWS, conditioned_draws, instance_figure
 
     real = torch.randint(0, 256, (30, 28, 28), generator=torch.Generator().manual_seed(0))

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from fewshot.classifier_models import MLP, SmallCNN
 from fewshot.ensemble import Ensemble, build, member_seed, members_of
 from fewshot.errors import DataError
 from fewshot.io import load_state, save_state
-from fewshot.models import MLP, SmallCNN
 from stages.evaluate import ensemble_metrics, member_probabilities
 
 

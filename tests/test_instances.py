@@ -7,9 +7,9 @@ import torch
 
 from fewshot.errors import ParamError
 from fewshot.gan import build_cgan, generator_ema, train_cgan
+from fewshot.gan_models import FewShotGenerator, InstanceGenerator, build_generator
 from fewshot.instances import class_neighbours, instance_features
 from fewshot.io import load_state, save_state
-from fewshot.models import FewShotGenerator, InstanceGenerator, build_generator
 from fewshot.params import validate_params
 from tests.test_models import FEW_SHOT
 

@@ -6,20 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from fewshot.classifier_models import MLP, LeNet, SmallCNN, build_classifier
 from fewshot.classify import predict, train_classifier
 from fewshot.errors import TrainingError
 from fewshot.gan import build_cgan, train_cgan
+from fewshot.gan_models import Discriminator, Generator, ProjectionDiscriminator, dcgan_init
 from fewshot.io import load_state, save_state
-from fewshot.models import (
-    MLP,
-    Discriminator,
-    Generator,
-    LeNet,
-    ProjectionDiscriminator,
-    SmallCNN,
-    build_classifier,
-    dcgan_init,
-)
 from fewshot.runtime import seeded_rng
 from fewshot.tta import predict_tta, shifted_views
 
@@ -357,7 +349,7 @@ def test_few_shot_cgan_trains_with_capped_mode_seeking() -> None:
 
 
 def test_conditional_batchnorm_applies_the_gain_and_bias_of_each_label() -> None:
-    from fewshot.models import ConditionalBatchNorm2d
+    from fewshot.gan_models import ConditionalBatchNorm2d
 
     cbn = ConditionalBatchNorm2d(3)
     with torch.no_grad():
@@ -373,7 +365,7 @@ def test_conditional_batchnorm_applies_the_gain_and_bias_of_each_label() -> None
 
 
 def test_few_shot_generator_is_conditioned_and_uses_its_noise() -> None:
-    from fewshot.models import FewShotGenerator
+    from fewshot.gan_models import FewShotGenerator
 
     torch.manual_seed(0)
     netg = FewShotGenerator(noise_dim=16, base_channels=8).apply(dcgan_init).eval()
@@ -389,7 +381,7 @@ def test_few_shot_generator_is_conditioned_and_uses_its_noise() -> None:
 
 
 def test_minibatch_stddev_sees_a_collapsed_batch() -> None:
-    from fewshot.models import minibatch_stddev
+    from fewshot.gan_models import minibatch_stddev
 
     same = torch.rand(1, 4, 7, 7).repeat(8, 1, 1, 1)
     varied = torch.rand(8, 4, 7, 7)
@@ -405,7 +397,7 @@ def test_minibatch_stddev_sees_a_collapsed_batch() -> None:
 
 def test_few_shot_cgan_trains_for_its_step_budget_with_every_option_on() -> None:
     from fewshot.gan import generator_ema, total_steps
-    from fewshot.models import FewShotDiscriminator, FewShotGenerator
+    from fewshot.gan_models import FewShotDiscriminator, FewShotGenerator
 
     images = torch.rand(20, 1, 28, 28) * 2 - 1
     rng = seeded_rng(0, torch.device("cpu"))
@@ -497,8 +489,8 @@ def test_oversampling_keeps_the_images_the_scorer_is_surest_of_in_draw_order() -
 
 
 def test_write_image_folder_selects_only_with_a_scorer(tmp_path) -> None:
+    from fewshot.gan_models import FewShotGenerator
     from fewshot.generation import write_image_folder
-    from fewshot.models import FewShotGenerator
     from fewshot.pngio import png_pool
 
     netg = FewShotGenerator(noise_dim=8, base_channels=2)
@@ -512,8 +504,8 @@ def test_write_image_folder_selects_only_with_a_scorer(tmp_path) -> None:
 
 
 def test_noise_scale_widens_the_noise_and_scale_1_draws_the_same_images() -> None:
+    from fewshot.gan_models import FewShotGenerator
     from fewshot.generation import draw_class
-    from fewshot.models import FewShotGenerator
 
     netg = FewShotGenerator(noise_dim=8, base_channels=2).eval()
     seen = []

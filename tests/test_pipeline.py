@@ -171,6 +171,23 @@ def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
             assert {name.split("@")[0] + ("@" if "@" in name else "") for name in status} == stale
     finally:
         (repo / "params.yaml").write_text(original)
+    assert json.loads(sh(repo, "dvc", "status", "--json", env=env).stdout) == {}
+
+    # New classifier code, a new classifier param: every cached CGAN stays valid.
+    schema = repo / "fewshot/schema/classifier.py"
+    schema.write_text(
+        schema.read_text().replace('"members": ', '"width": integer(1),\n"members": ')
+    )
+    assert '"width": integer(1)' in schema.read_text()
+    params = yaml.safe_load(original)
+    params["classifier"]["width"] = 2
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with open(repo / "fewshot/classifier_models.py", "a") as models:
+        models.write("\n# an edited classifier\n")
+    status = json.loads(sh(repo, "dvc", "status", "--json", env=env).stdout)
+    stale = {name.split("@")[0] for name in status}
+    assert {"train_classifier", "evaluate", "check_params"} <= stale
+    assert not stale & {"get_data", "subsample", "train_cgan"}, status
 
 
 def test_a_preset_selects_the_few_shot_cgan_in_one_word(tmp_path) -> None:

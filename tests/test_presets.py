@@ -1,5 +1,6 @@
-"""Named configurations: every preset in conf/experiment/ composes, validates, and each one a
-result cites stays exactly what it was when cited (a changed recipe is a new preset)."""
+"""Named configurations: every preset in conf/experiment/ composes, validates and stays exactly
+what it was when a result cited it (a changed recipe is a new preset); every configuration a
+study row names is a preset, or a name the history table retired."""
 
 from __future__ import annotations
 
@@ -7,21 +8,44 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from scripts.compose_params import composed
-from scripts.study import CONFIGS
+from scripts.study import HEADLINE, HISTORY, former_names, presets
 from tests.conftest import REPO
 
-PRESETS = sorted(p.stem for p in (REPO / "conf/experiment").glob("*.yaml"))
-# The composed params of each cited preset (sha256 of their sorted JSON), and the study
-# configuration whose rows the results page cites for it.
-CITED = {
-    "recipe": ("a38adef64b478357", "recipe"),
-    "fewshot-mlp": ("f11678ac5e780785", "fewshot"),
-    "fewshot-cnn": ("744c4104baa20ae6", "fewshot-strong"),
-    "chosen": ("762246b1e6c258af", "fewshot-15k-cover-strong-half-narrow"),
-    "protocol": ("7c3820fc06d3e46e", "fewshot-10k-cover-strong-half-narrow"),
+PRESETS = presets(REPO / "conf/experiment")
+# The composed params of each preset (sha256 of their sorted JSON, first 16 hex digits).
+PINNED = {
+    "chosen": "762246b1e6c258af",
+    "fewshot-10k": "abd94bfde0923f79",
+    "fewshot-15k": "df3b5e2680186d44",
+    "fewshot-15k-cover-strong-half": "3898e797b7069c79",
+    "fewshot-15k-cover2-strong-half": "21e22699c650a1a0",
+    "fewshot-15k-ic-cover-strong-half": "230dfa982d10821f",
+    "fewshot-15k-ic-strong-half": "abba628d23c8726f",
+    "fewshot-15k-ic5-strong-half": "47c659659f2b839e",
+    "fewshot-15k-noaux-strong-half": "147e5bdc4e79acd1",
+    "fewshot-15k-strong-half": "aba5426f316627e7",
+    "fewshot-15k-strong-select-half": "7116d7f5c5dab145",
+    "fewshot-15k-strong-select-half-ens5": "ae308c24bfb5c37a",
+    "fewshot-15k-strong-select-half-x5": "add8fb1621a01891",
+    "fewshot-4k": "9cbe35bd6a2b1535",
+    "fewshot-4k-strong-select": "67a297d5033b50c5",
+    "fewshot-4k-translation": "f443af43c702dce8",
+    "fewshot-4k-unnormalised": "ad4cc770569d2703",
+    "fewshot-bf16": "52b1a1848d44744a",
+    "fewshot-cnn": "744c4104baa20ae6",
+    "fewshot-mlp": "f11678ac5e780785",
+    "fewshot-select": "562f1d44a95bfb4d",
+    "fewshot-strong-select": "a45edd02de7b0d98",
+    "fewshot-strong-select-half": "6f832e1c341183ed",
+    "fewshot-strong-select-half-ens5": "b2c0723d1951dc13",
+    "fewshot-unnormalised": "bd590d27fdec64c7",
+    "protocol": "7c3820fc06d3e46e",
+    "recipe": "a38adef64b478357",
+    "recipe-bf16": "72bc988aa0a75ff6",
 }
 
 
@@ -30,20 +54,44 @@ def digest(params: dict) -> str:
 
 
 @pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_composes_and_validates(preset: str) -> None:
+def test_every_preset_composes_validates_and_is_pinned(preset: str) -> None:
     params = composed([f"experiment={preset}"])  # load_params validates every key
-    assert params["cgan"]["precision"] == "fp32"  # the same arithmetic on every machine
+    # one arithmetic on every machine: fp32 unless the name says bf16, never `auto`
+    assert params["cgan"]["precision"] == ("bf16" if "bf16" in preset else "fp32")
+    assert preset in PINNED, f"conf/experiment/{preset}.yaml is new: pin its digest here"
+    assert digest(params) == PINNED[preset], f"conf/experiment/{preset}.yaml changed: add a new one"
+    text = (REPO / "conf/experiment" / f"{preset}.yaml").read_text()
+    assert text.startswith("# @package _global_\n# "), "a preset says what it is on line 2"
 
 
-@pytest.mark.parametrize("preset", sorted(CITED))
-def test_a_cited_preset_is_pinned_and_equals_its_study_configuration(preset: str) -> None:
-    pinned, study_config = CITED[preset]
-    params = composed([f"experiment={preset}"])
-    assert digest(params) == pinned, f"conf/experiment/{preset}.yaml changed: make a new preset"
-    assert params == composed(CONFIGS[study_config])
-
-
-def test_every_cited_preset_exists_and_no_experiment_is_the_default() -> None:
-    assert set(CITED) <= set(PRESETS)
+def test_a_pinned_preset_is_never_deleted_and_the_default_is_the_recipe() -> None:
+    assert set(PINNED) == set(PRESETS) and set(HEADLINE) <= set(PRESETS)
     assert composed([]) == composed(["cgan=recipe", "classifier=mlp"])  # params.yaml: the recipe
-    assert Path(REPO / "conf/experiment/recipe.yaml").read_text().startswith("# @package _global_")
+
+
+def test_the_protocol_is_the_chosen_configuration_cut_to_time() -> None:
+    fast, full = composed(["experiment=protocol"]), composed(["experiment=chosen"])
+    # only the generator's steps and test-time augmentation differ
+    assert (fast["cgan"].pop("steps"), full["cgan"].pop("steps")) == (10_000, 15_000)
+    assert (fast["evaluate"].pop("tta_shift"), full["evaluate"].pop("tta_shift")) == (0, 1)
+    assert fast == full
+
+
+def test_every_configuration_a_row_names_is_a_preset_or_in_the_history() -> None:
+    history = pd.read_csv(REPO / HISTORY, keep_default_na=False)
+    retired = set(history.loc[history["now"] == "", "name"])
+    assert not retired & set(PRESETS), "a retired name is a preset again"
+    assert set(former_names(REPO / HISTORY).values()) <= set(PRESETS)
+    assert not set(former_names(REPO / HISTORY)) & set(PRESETS), "a former name is a preset"
+    for _, entry in history[history["now"] == ""].iterrows():
+        assert entry["defined_at"] and entry["overrides"].startswith("-S "), entry["name"]
+    rows = pd.read_csv(REPO / "docs/results/study.csv")
+    assert set(rows["config"]) <= set(PRESETS) | retired
+
+
+def test_grids_name_only_presets() -> None:
+    import yaml
+
+    for grid in Path(REPO / "conf/study").glob("*.yaml"):
+        named = yaml.safe_load(grid.read_text())["presets"]
+        assert set(named) <= set(PRESETS), grid

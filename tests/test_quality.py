@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fewshot.models import Judge
+from fewshot.classifier_models import Judge
 from fewshot.quality import (
     balanced_sample,
     frechet_distance,

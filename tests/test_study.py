@@ -10,16 +10,13 @@ import sys
 import pandas as pd
 import pytest
 
-from scripts.compose_params import composed
+from fewshot import paths
 from scripts.study import (
-    CONFIGS,
-    PROTOCOL,
-    RENAMED,
     ROW_COLUMNS,
     STAGE_LOG,
-    current_config,
     experiment_name,
     experiments,
+    former_names,
     generator_table,
     merge_rows,
     mlp_twin,
@@ -51,42 +48,19 @@ def test_experiment_names_round_trip(point) -> None:
     assert parse_name("recipe-mlp-seed1") is None  # other experiments are not the study's
 
 
-def test_experiments_are_tabulated_under_their_configuration_s_current_name() -> None:
-    translation = {"cgan": {"diffaugment": "translation", "steps": 6000}}
-    without = {"cgan": {"diffaugment": "none", "steps": 6000}}
-    # the fewshot preset had DiffAugment translation until it was renamed fewshot-translation
-    assert current_config("fewshot", translation) == "fewshot-translation"
-    assert current_config("fewshot-strong-select", translation) == (
-        "fewshot-translation-strong-select"
-    )
-    assert current_config("fewshot-translation-select", translation) == (
-        "fewshot-translation-select"
-    )
-    assert current_config("fewshot", without) == "fewshot"
-    assert current_config("recipe", {}) == "recipe"
-    # the configurations that named the preset's changes now are the preset
-    assert current_config("fewshot-noaugment-normalised", without) == "fewshot"
-    assert current_config("fewshot-noaugment", without) == "fewshot-unnormalised"
-    assert current_config("fewshot-6k-strong-select", without) == "fewshot-strong-select"
-    # ... and it had 4,000 generator steps before it had 6,000
-    four_k = {"cgan": {"diffaugment": "translation", "steps": 4000}}
-    assert current_config("fewshot-select", four_k) == "fewshot-4k-translation-select"
-    assert current_config("fewshot-4k-translation-select", four_k) == (
-        "fewshot-4k-translation-select"
-    )
-    four_k["cgan"]["diffaugment"] = "none"
-    assert current_config("fewshot-noaugment", four_k) == "fewshot-4k-unnormalised"
-    assert set(RENAMED.values()) <= set(CONFIGS)
-    assert all("cgan.steps=4000" in CONFIGS[name] for name in CONFIGS if "-4k" in name)
-    # one precision per configuration, fp32 unless its name says bf16: not the machine's `auto`
-    for name, overrides in CONFIGS.items():
-        precision = [o for o in overrides if o.startswith("cgan.precision=")]
-        assert precision == ["cgan.precision=" + ("bf16" if "bf16" in name else "fp32")], name
-    assert all(
-        "cgan.diffaugment=translation" in overrides
-        for name, overrides in CONFIGS.items()
-        if "translation" in name
-    )
+def test_an_experiment_run_under_a_former_name_is_tabulated_under_its_preset(tmp_path) -> None:
+    history = tmp_path / "history.csv"
+    history.write_text("name,now,commits\nfewshot,fewshot-mlp,abc\nold-thing,,def\n")
+    assert former_names(history) == {"fewshot": "fewshot-mlp"}  # a retired name maps nowhere
+    assert former_names(tmp_path / "missing.csv") == {}
+    exp = {
+        "name": "study-mnist-fewshot-10k-cover-strong-half-narrow-n100-s4",
+        "baseline": "e92ccfe",
+        "data": {"metrics": {paths.eval_metrics("real").as_posix(): {"data": {"accuracy": 0.9}}}},
+    }
+    rows = rows_from_experiment(exp)
+    assert [r["config"] for r in rows] == ["protocol"]  # docs/results/history.csv
+    assert rows[0]["experiment"] == exp["name"]  # the record keeps the name it ran under
 
 
 def test_summary_is_over_subsets() -> None:
@@ -220,20 +194,20 @@ def test_generator_table_has_one_row_per_generator_run_with_its_classifier_s_acc
 
     rows = pd.DataFrame(
         [
-            row("fewshot", "real", 0.90),
-            row("fewshot", "synthetic", 0.88),
-            row("fewshot", "mixed", 0.92),
+            row("fewshot-mlp", "real", 0.90),
+            row("fewshot-mlp", "synthetic", 0.88),
+            row("fewshot-mlp", "mixed", 0.92),
             row("fewshot-strong-select", "synthetic", 0.96, machine="h100"),
         ]
     )
     table = generator_table(rows).set_index("config")
     assert len(table) == 2
-    assert table.loc["fewshot", "synthetic_accuracy_mlp"] == 0.88
-    assert pd.isna(table.loc["fewshot", "synthetic_accuracy"])
+    assert table.loc["fewshot-mlp", "synthetic_accuracy_mlp"] == 0.88
+    assert pd.isna(table.loc["fewshot-mlp", "synthetic_accuracy"])
     assert table.loc["fewshot-strong-select", "synthetic_accuracy"] == 0.96
     assert pd.isna(table.loc["fewshot-strong-select", "synthetic_accuracy_mlp"])
-    assert table.loc["fewshot", "near_copies"] == 0.004
-    assert table.loc["fewshot", "train_cgan_s"] == 420.0
+    assert table.loc["fewshot-mlp", "near_copies"] == 0.004
+    assert table.loc["fewshot-mlp", "train_cgan_s"] == 420.0
 
 
 def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_images() -> None:
@@ -255,8 +229,8 @@ def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_imag
 
     rows = pd.DataFrame(
         [
-            row("fewshot-strong", 0.955, cgan_s=420.0),  # trained the CGAN
-            row("fewshot", 0.887),  # restored it from the run cache
+            row("fewshot-cnn", 0.955, cgan_s=420.0),  # trained the CGAN
+            row("fewshot-mlp", 0.887),  # restored it from the run cache
             row("fewshot-4k-strong", 0.93, recall=0.6),  # no MLP twin ran: stays on its own
             row("fewshot-4k", 0.85, recall=0.61),  # another generator's scores: not joined
             row("fewshot-strong-select", 0.964, recall=0.63),  # selection: other images
@@ -264,19 +238,20 @@ def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_imag
     )
     table = generator_table(rows).set_index("config")
     assert sorted(table.index) == [
-        "fewshot",
         "fewshot-4k",
         "fewshot-4k-strong",
+        "fewshot-mlp",
         "fewshot-strong-select",
     ]
-    assert table.loc["fewshot", "synthetic_accuracy"] == 0.955
-    assert table.loc["fewshot", "synthetic_accuracy_mlp"] == 0.887
-    assert table.loc["fewshot", "train_cgan_s"] == 420.0
+    assert table.loc["fewshot-mlp", "synthetic_accuracy"] == 0.955
+    assert table.loc["fewshot-mlp", "synthetic_accuracy_mlp"] == 0.887
+    assert table.loc["fewshot-mlp", "train_cgan_s"] == 420.0
     assert pd.isna(table.loc["fewshot-4k", "synthetic_accuracy"])
     assert table.loc["fewshot-4k-strong", "synthetic_accuracy"] == 0.93
-    assert mlp_twin("fewshot-translation-strong") == "fewshot-translation"
+    assert mlp_twin("fewshot-15k-strong-half") == "fewshot-15k"  # half real: the same images
     assert mlp_twin("fewshot-strong-select") is None
-    assert mlp_twin("fewshot") is None
+    assert mlp_twin("fewshot-mlp") is None
+    assert mlp_twin("fewshot-4k-strong") is None  # retired: no preset to compose
 
 
 @pytest.mark.e2e
@@ -367,19 +342,21 @@ def test_jobs_share_the_cores_out_as_torch_threads_unless_the_user_chose() -> No
     assert stage_env(1, {}, 2)["FEWSHOT_RESOURCE_LOG"].endswith("study-stages.jsonl")
 
 
-def test_protocol_is_the_chosen_configuration_cut_to_time() -> None:
-    args = parse_args(["--protocol"])
-    expected = ([PROTOCOL], [100], [1, 2, 3], 3)
-    assert (args.configs, args.n_per_class, args.seeds, args.jobs) == expected
-    assert parse_args(["--protocol", "--jobs", "1", "--seeds", "4"]).jobs == 1  # given flags win
+def test_a_grid_is_data_and_flags_given_beside_it_win(capsys) -> None:
+    args = parse_args(["--protocol"])  # conf/study/protocol.yaml
+    expected = (["protocol"], [100], [1, 2, 3], 3)
+    assert (args.presets, args.n_per_class, args.seeds, args.jobs) == expected
+    assert parse_args(["--grid", "protocol", "--jobs", "1", "--seeds", "4"]).jobs == 1
     assert parse_args(["--protocol", "--seeds", "4"]).seeds == [4]
-    assert parse_args([]).configs == ["recipe", "fewshot"]  # without it, the defaults
-    fast = composed(CONFIGS[PROTOCOL])
-    full = composed(CONFIGS["fewshot-15k-cover-strong-half-narrow"])
-    # only the generator's steps and test-time augmentation differ
-    assert (fast["cgan"].pop("steps"), full["cgan"].pop("steps")) == (10_000, 15_000)
-    assert (fast["evaluate"].pop("tta_shift"), full["evaluate"].pop("tta_shift")) == (0, 1)
-    assert fast == full
+    assert parse_args([]).presets == ["recipe", "fewshot-mlp"]  # conf/study/default.yaml
+    assert parse_args(["--grid", "curve"]).n_per_class == [10, 20, 50, 100, 200]
+    assert parse_args(["--configs", "fewshot"]).presets == ["fewshot-mlp"]  # a former name
+    assert "fewshot is now the preset fewshot-mlp" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parse_args(["--presets", "fewshot-4k-translation-select"])  # retired: not runnable
+    assert "not a preset in conf/experiment/" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--grid nowhere: no conf/study/nowhere.yaml"):
+        parse_args(["--grid", "nowhere"])
 
 
 def test_lingering_queue_workers_are_stopped_and_nothing_else(tmp_path) -> None:
@@ -526,7 +503,7 @@ def test_the_docs_tables_are_generated_from_the_committed_rows() -> None:
     paired = paired_differences(rows)
     for page in GENERATED_PAGES:
         text = (REPO / page).read_text()
-        assert "<!-- table:presets -->" in text
+        assert "<!-- table:presets -->" in text or "<!-- table:all-presets -->" in text
         assert results_page(rows, paired, REPO / page) == text, (
             f"{page}'s tables are stale: python scripts/study.py --tabulate-only"
         )
