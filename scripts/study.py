@@ -60,6 +60,8 @@ GRIDS_DIR = Path("conf/study")
 HISTORY = Path("docs/results/history.csv")
 # The presets the README's table shows (the results page shows every preset with rows).
 HEADLINE = ("recipe", "fewshot-mlp", "fewshot-cnn", "chosen", "protocol")
+# The curves the results page compares against n_per_class: the MLP's and the strong CNN's.
+CURVES = {"fewshot-mlp": "MLP", "protocol": "strong CNN"}
 # What a grid file may set, and the flag each key stands for.
 GRID_KEYS = {"datasets", "presets", "n_per_class", "seeds", "jobs", "set"}
 
@@ -471,12 +473,95 @@ def replace_block(text: str, name: str, content: str) -> str:
     return f"{head}{start}\n{content}\n{end}{rest.split(end, 1)[1]}"
 
 
+def curve_table(table: pd.DataFrame, paired: pd.DataFrame, dataset: str = "mnist") -> str:
+    """Per size and CURVES preset: each source's mean +- sd over its runs and mixed - real with
+    its 95% interval over subsets (the figure `study-<dataset>-curve.png` in numbers)."""
+    lines = [
+        "| n per class | classifier (preset) | real only | synthetic only | mixed "
+        "| mixed − real (95% CI) | subsets |",
+        "|--:|:--|--:|--:|--:|--:|--:|",
+    ]
+    mine = table[(table["dataset"] == dataset) & table["config"].isin(CURVES)]
+    gaps = paired[(paired["dataset"] == dataset) & (paired["comparison"] == "mixed - real")]
+    for (n, preset), point in mine.groupby(["n_per_class", "config"]):
+        by_source = point.set_index("source")
+        cells = []
+        for source in ("real", "synthetic", "mixed"):
+            if source not in by_source.index:
+                cells.append("")
+                continue
+            r = by_source.loc[source]
+            spread = "" if r["runs"] < 2 else f" ± {100 * r['std']:.2f}"
+            cells.append(f"{100 * r['mean']:.2f}{spread}%")
+        gap = gaps[(gaps["config"] == preset) & (gaps["n_per_class"] == n)]
+        if gap.empty:
+            cells += ["", ""]
+        else:
+            g = gap.iloc[0]
+            interval = (
+                "one subset"
+                if g["subsets"] < 2
+                else f"{100 * g['ci_low']:+.2f} to {100 * g['ci_high']:+.2f}"
+            )
+            cells += [f"{100 * g['mean']:+.2f} ({interval})", str(g["subsets"])]
+        lines.append(f"| {n} | {CURVES[preset]} (`{preset}`) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_curve_comparison(
+    table: pd.DataFrame, paired: pd.DataFrame, out: Path, dataset: str = "mnist"
+) -> Path | None:
+    """`study-<dataset>-curve.png`: left, each CURVES preset's real-only, synthetic-only and
+    mixed accuracy against n_per_class (mean and sd over subsets; solid the strong CNN, dashed
+    the MLP); right, mixed - real on the same subsets with its 95% interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mine = table[(table["dataset"] == dataset) & table["config"].isin(CURVES)]
+    if mine.empty or mine.groupby("config")["n_per_class"].nunique().max() < 2:
+        return None
+    gaps = paired[
+        (paired["dataset"] == dataset)
+        & paired["config"].isin(CURVES)
+        & (paired["comparison"] == "mixed - real")
+    ]
+    sizes = sorted(int(n) for n in mine["n_per_class"].unique())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    styles = dict(zip(CURVES, ("--", "-"), strict=True))
+    for (preset, source), line in mine.groupby(["config", "source"]):
+        line = line.sort_values("n_per_class")
+        left.errorbar(line["n_per_class"], 100 * line["mean"], yerr=100 * line["std"].fillna(0),
+                      marker="o", capsize=3, ls=styles[preset], color=SOURCE_COLOURS.get(source),
+                      label=f"{CURVES[preset]}: {source}")  # fmt: skip
+    for offset, (preset, line) in zip((0.97, 1.03), gaps.groupby("config"), strict=False):
+        line = line.sort_values("n_per_class")
+        mean = 100 * line["mean"].to_numpy()
+        low = np.nan_to_num(mean - 100 * line["ci_low"].to_numpy())
+        high = np.nan_to_num(100 * line["ci_high"].to_numpy() - mean)
+        right.errorbar(line["n_per_class"] * offset, mean, yerr=[low, high], marker="s",
+                       capsize=3, ls=styles[preset], color="black", mfc="white",
+                       label=f"{CURVES[preset]} ({preset})")  # fmt: skip
+    right.axhline(0, color="grey", lw=0.8)
+    left.set(ylabel=f"accuracy on the real {dataset} test set (%)", title="accuracy")
+    right.set(ylabel="mixed − real, same subsets (points)", title="mixed − real, 95% CI")
+    for ax in (left, right):
+        ax.set(xscale="log", xlabel="real images per class")
+        ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+        ax.set_xticks([], minor=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, out.with_name(f"{out.name}-{dataset}-curve.png"))
+
+
 def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_PAGE) -> str:
     """The results page with its generated tables brought up to date with the rows."""
     text = page.read_text()
     text = replace_block(text, "table:presets", preset_table(rows, paired, HEADLINE))
     others = tuple(name for name in presets() if name not in HEADLINE)
     text = replace_block(text, "table:all-presets", preset_table(rows, paired, HEADLINE + others))
+    text = replace_block(text, "table:curve", curve_table(summarise(rows), paired))
     return replace_block(text, "table:verdicts", verdict_table(paired))
 
 
@@ -749,6 +834,8 @@ def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
                 page.write_text(results_page(rows, paired, page))
     generator_table(rows).to_csv(out.with_name(out.name + "-generators.csv"), index=False)
     figures = plot_curves(table, out, paired)
+    curve = plot_curve_comparison(table, paired, out)
+    figures += [curve] if curve else []
     print(table.to_markdown(index=False, floatfmt=".4f"))
     print(f"-> {out.with_suffix('.csv')}, {out.with_suffix('.md')}, {', '.join(map(str, figures))}")
     return rows

@@ -9,7 +9,9 @@ import pytest
 
 from tests.conftest import REPO
 
-DOCS = sorted([REPO / "README.md", *(REPO / "docs").rglob("*.md")])
+DOCS = sorted(
+    [REPO / "README.md", *(REPO / "docs").rglob("*.md"), *(REPO / "research").rglob("*.md")]
+)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 

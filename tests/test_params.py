@@ -170,14 +170,3 @@ def test_a_key_on_top_of_a_preset_and_a_bad_preset(tmp_path: Path) -> None:
     assert composed(tmp_path, "cgan=fewshot", "cgan.steps=7")["cgan"]["steps"] == 7
     with pytest.raises(Exception, match="cgan/nosuch"):
         composed(tmp_path, "cgan=nosuch")
-
-
-def test_the_ablation_script_reads_presets_as_dvc_composes_them(tmp_path: Path) -> None:
-    from scripts.ablate_cgan import preset
-
-    cfg = preset("fewshot", ["mode_seeking=0.0", "steps=10"])
-    expected = composed(tmp_path, "cgan=fewshot", "cgan.mode_seeking=0.0", "cgan.steps=10")
-    assert cfg == expected["cgan"]
-    assert preset("recipe", []) == composed(tmp_path, "cgan=recipe")["cgan"]
-    with pytest.raises(SystemExit, match="unknown cgan key 'mode_seek'"):
-        preset("fewshot", ["mode_seek=1"])

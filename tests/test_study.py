@@ -320,6 +320,40 @@ def test_figures_draw_curves_only_where_there_is_a_curve(tmp_path) -> None:
     assert plot_curves(only_one_size, tmp_path / "alone") == []
 
 
+def test_the_strong_cnn_and_mlp_curves_compare_mixed_minus_real_per_size(tmp_path) -> None:
+    from scripts.study import curve_table, paired_differences, plot_curve_comparison
+
+    def rows(config: str, n: int, gains: list[float]) -> list[dict]:
+        out = []
+        for seed, gain in enumerate(gains, start=1):
+            for source, accuracy in (("real", 0.9), ("synthetic", 0.8), ("mixed", 0.9 + gain)):
+                out.append({"dataset": "mnist", "config": config, "n_per_class": n,
+                            "source": source, "subset_seed": seed, "machine": "cpu",
+                            "test_accuracy": accuracy})  # fmt: skip
+        return out
+
+    data = pd.DataFrame(
+        rows("protocol", 10, [0.02, 0.03, 0.025])  # adds at 10 per class
+        + rows("protocol", 100, [0.001, -0.002])  # not at 100
+        + rows("fewshot-mlp", 100, [0.02])  # one subset: no interval
+        + rows("recipe", 100, [0.5, 0.5])  # not a curve: left out
+    )
+    table, paired = summarise(data), paired_differences(data)
+    lines = curve_table(table, paired).splitlines()[2:]
+    assert [line.split(" | ")[:2] for line in lines] == [
+        ["| 10", "strong CNN (`protocol`)"],
+        ["| 100", "MLP (`fewshot-mlp`)"],
+        ["| 100", "strong CNN (`protocol`)"],
+    ]
+    assert "+2.50 (+1.26 to +3.74)" in lines[0] and lines[0].endswith("| 3 |")
+    assert "+2.00 (one subset)" in lines[1]
+    assert "90.00 ± 0.00%" in lines[2] and "-0.05 (" in lines[2]
+    figure = plot_curve_comparison(table, paired, tmp_path / "study")
+    assert figure == tmp_path / "study-mnist-curve.png" and figure.stat().st_size > 0
+    one_size = data[data["n_per_class"] == 100]
+    assert plot_curve_comparison(summarise(one_size), paired, tmp_path / "x") is None
+
+
 def test_queue_status_gives_the_tasks_still_waiting_by_name() -> None:
     status = """\
 Task     Name                             Created    Status

@@ -4,8 +4,10 @@ frequent confusions of DVC experiments, side by side.
 Reads what `evaluate` committed into each experiment (`metrics/evaluate/<source>.json` and
 `plots/evaluate/confusion/<source>.csv`, both in git), so it trains and evaluates nothing.
 
-    python scripts/class_errors.py study-mnist-fewshot-15k-strong-select-half-n100-s{1,2,3}
-    python scripts/class_errors.py EXP... --source synthetic --top 6 --out docs/results/errors
+    python -m research.class_errors.class_errors \
+        study-mnist-fewshot-15k-strong-select-half-n100-s{1,2,3}
+    python -m research.class_errors.class_errors EXP... --source synthetic --top 6 --out \
+        docs/results/errors
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from fewshot import paths
-from fewshot.experiments import committed, experiment_ref
+from research.experiments import committed, experiment_ref
 
 
 def per_class(ref: str, source: str) -> pd.Series:

@@ -1,11 +1,11 @@
-"""scripts/instance_neighbourhoods.py: how often a rare style's images are each other's
+"""research/instances/instance_neighbourhoods.py: how often a rare style's images are each other's
 neighbours, in several feature spaces."""
 
 from __future__ import annotations
 
 import torch
 
-from scripts.instance_neighbourhoods import (
+from research.instances.instance_neighbourhoods import (
     feature_spaces,
     gradient_histograms,
     marked_share,

@@ -8,7 +8,7 @@ so settings chosen here are not tuned on it): label fidelity and features from t
 the validation images', and a recipe MLP trained on the generated images alone (with
 `--strong`, also the strong CNN of conf/classifier/strong.yaml: about 8 more minutes on a CPU).
 
-    python scripts/ablate_cgan.py --name ms0.1 --set mode_seeking=0.1 --threads 1
+    python -m research.ablation.ablate_cgan --name ms0.1 --set mode_seeking=0.1 --threads 1
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from fewshot.runtime import (
     to_uint8,
 )
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 MLP_CFG = {"epochs": 10, "batch_size": 10, "lr": 1e-3}  # the recipe's classifier
 
 

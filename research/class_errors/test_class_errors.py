@@ -1,4 +1,5 @@
-"""scripts/class_errors.py reads an experiment's committed evaluation, nothing else."""
+"""research/class_errors/class_errors.py reads an experiment's committed evaluation, nothing
+else."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 
 import pytest
 
-from scripts.class_errors import tables
+from research.class_errors.class_errors import tables
 
 
 def commit_experiment(repo, name: str, per_class: dict, pairs: list[tuple[int, int]]) -> None:

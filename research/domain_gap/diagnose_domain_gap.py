@@ -15,7 +15,8 @@ images outside the subset (as `ablate_cgan.py`; the test split is never read):
 - a 1-nearest-neighbour classifier in pixels from each training set: how close the generated
   images come to real digits, with no training at all.
 
-    python -m scripts.diagnose_domain_gap --generator models/generator.pt --subset-seed 1
+    python -m research.domain_gap.diagnose_domain_gap --generator models/generator.pt \
+        --subset-seed 1
 
 An experiment's generator is the cache file its `dvc.lock` names for `models/generator.pt`
 (`.dvc/cache/files/md5/<first 2>/<rest>`), or `dvc exp apply NAME` then the default path.
@@ -38,7 +39,7 @@ from fewshot.gan_models import build_generator
 from fewshot.io import load_state
 from fewshot.normalise import centre_of_mass, longer_side, normalise_class, real_geometry
 from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input
-from scripts.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
+from research.ablation.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
 
 
 def pixel_stats(images: np.ndarray) -> dict[str, float]:

@@ -15,9 +15,11 @@ feature spaces, against chance ((marked - 1) / (class size - 1)):
 Without `--marked` it only draws the class's images numbered, to mark them by eye. Reads the
 real subset only (no test data, no generator).
 
-    python scripts/instance_neighbourhoods.py --exp study-mnist-fewshot-15k-ic-strong-half-n100-s2 \
+    python -m research.instances.instance_neighbourhoods --exp \
+        study-mnist-fewshot-15k-ic-strong-half-n100-s2 \
         --class 7 --out docs/results/crossed-7s-s2
-    python scripts/instance_neighbourhoods.py --exp ... --class 7 --marked 2 12 23 --out ...
+    python -m research.instances.instance_neighbourhoods --exp ... --class 7 --marked 2 12 23 \
+        --out ...
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ import torch.nn.functional as F  # noqa: E402
 
 from fewshot import paths  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
-from fewshot.experiments import experiment_files, marked_positions  # noqa: E402
 from fewshot.instances import class_neighbours, instance_features  # noqa: E402
 from fewshot.runtime import to_gan_input  # noqa: E402
+from research.experiments import experiment_files, marked_positions  # noqa: E402
 
 SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 

@@ -18,10 +18,12 @@ of the experiment's real-only CNN (trained on the real subset alone) instead of 
 does a feature space that must tell 4 from 9 see the closed-top 4s as uncovered? Reads no
 test data.
 
-    python scripts/diagnose_coverage.py                      # the workspace's generator
-    python scripts/diagnose_coverage.py --exp study-mnist-fewshot-15k-strong-select-half-n100-s2
-    python scripts/diagnose_coverage.py --exp ... --marked-class 7 --marked 2 12 23 29 45
-    python scripts/diagnose_coverage.py --exp ... --space classifier --marked-class 4 --marked ...
+    python -m research.coverage.diagnose_coverage                      # the workspace's generator
+    python -m research.coverage.diagnose_coverage --exp \
+        study-mnist-fewshot-15k-strong-select-half-n100-s2
+    python -m research.coverage.diagnose_coverage --exp ... --marked-class 7 --marked 2 12 23 29 45
+    python -m research.coverage.diagnose_coverage --exp ... --space classifier --marked-class 4 \
+        --marked ...
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ from fewshot import paths  # noqa: E402
 from fewshot.coverage import neighbour_counts  # noqa: E402
 from fewshot.data import N_CLASSES, load_subset  # noqa: E402
 from fewshot.ensemble import build, members_of  # noqa: E402
-from fewshot.experiments import experiment_files, marked_positions  # noqa: E402
 from fewshot.gan import sample  # noqa: E402
 from fewshot.gan_models import InstanceGenerator, build_generator  # noqa: E402
 from fewshot.generation import as_source_samples, draw_class  # noqa: E402
@@ -51,6 +52,7 @@ from fewshot.io import load_state  # noqa: E402
 from fewshot.normalise import normalise_class, real_geometry  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
 from fewshot.runtime import to_classifier_input, to_uint8  # noqa: E402
+from research.experiments import experiment_files, marked_positions  # noqa: E402
 
 SHOWN = 12  # least-covered real images shown per class
 PROBED, PROBE_NEIGHBOURS, PROBE_DRAWS = 2, 5, 8  # the instance figure: rows per class, columns

@@ -8,8 +8,10 @@ real-test accuracy per classifier and source, the generator's scores, the `train
 time when the stage ran, and the machine. Needs a clean git workspace,
 which it restores at the end.
 
-    python scripts/seed_sweep.py --seeds 0 1 2 --classifiers mlp lenet --out docs/results/seeds
-    python scripts/seed_sweep.py --config fewshot --cgan fewshot --subset random --seeds 1 2 3 \
+    python -m research.seed_sweep.seed_sweep --seeds 0 1 2 --classifiers mlp lenet --out \
+        docs/results/seeds
+    python -m research.seed_sweep.seed_sweep --config fewshot --cgan fewshot --subset random \
+        --seeds 1 2 3 \
         --classifiers mlp --out docs/results/generator
 """
 

@@ -21,11 +21,13 @@ nothing is trained: each experiment's own classifier of the source (trained on i
 generator's images) votes in one ensemble, which `evaluate` scores. Appends one row per
 source to `--out`.
 
-    python scripts/pool_generators.py --exp study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
+    python -m research.pooling.pool_generators --exp \
+        study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
         study-mnist-fewshot-15k-ic-strong-half-n100-s3
-    python scripts/pool_generators.py --exp study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
+    python -m research.pooling.pool_generators --exp \
+        study-mnist-fewshot-15k-cover-strong-half-n100-s3 \\
         --set generate.noise_scale=1.25 --sources synthetic mixed
-    python scripts/pool_generators.py --ensemble --sources synthetic mixed --exp ... ...
+    python -m research.pooling.pool_generators --ensemble --sources synthetic mixed --exp ... ...
 """
 
 from __future__ import annotations
@@ -46,17 +48,17 @@ import pandas as pd
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from fewshot import paths  # noqa: E402
 from fewshot.classify import predict  # noqa: E402
 from fewshot.data import load_split, load_subset  # noqa: E402
 from fewshot.ensemble import Ensemble, build, members_of  # noqa: E402
-from fewshot.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
 from fewshot.io import load_state, save_state  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
 from fewshot.runtime import machine_summary, to_classifier_input  # noqa: E402
+from research.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
 
 # What must agree between the pooled experiments: the classifier sees the same real subset,
 # trains the same way and is scored on the same test set.

@@ -1,5 +1,5 @@
-"""scripts/diagnose_coverage.py: finding an experiment's files in
-the DVC cache from its dvc.lock (fewshot/experiments.py)."""
+"""research/coverage/diagnose_coverage.py: finding an experiment's files in
+the DVC cache from its dvc.lock (research/experiments.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fewshot.experiments import cached
+from research.experiments import cached
 
 
 def test_cached_finds_a_file_output_and_a_file_inside_a_directory_output(tmp_path) -> None:
@@ -40,7 +40,7 @@ def test_cached_finds_a_file_output_and_a_file_inside_a_directory_output(tmp_pat
 def test_an_instance_conditioned_generator_is_probed_on_its_least_covered_images() -> None:
     from fewshot.gan_models import InstanceGenerator
     from fewshot.instances import instance_features
-    from scripts.diagnose_coverage import PROBE_DRAWS, conditioned_draws, instance_figure
+    from research.coverage.diagnose_coverage import PROBE_DRAWS, conditioned_draws, instance_figure
 
     real = torch.randint(0, 256, (30, 28, 28), generator=torch.Generator().manual_seed(0))
     labels = torch.arange(10).repeat_interleave(3)
@@ -58,7 +58,7 @@ def test_an_instance_conditioned_generator_is_probed_on_its_least_covered_images
 
 
 def test_marked_coverage_compares_the_marked_share_of_draws_with_that_of_real_images() -> None:
-    from scripts.diagnose_coverage import marked_coverage
+    from research.coverage.diagnose_coverage import marked_coverage
 
     counts = np.array([0, 1, 10, 9, 0])
     assert marked_coverage(counts, [0, 1]) == {
@@ -72,7 +72,7 @@ def test_marked_coverage_compares_the_marked_share_of_draws_with_that_of_real_im
 def test_nearest_draws_are_ordered_by_pixel_distance_and_drawn_beside_each_marked_image() -> None:
     import matplotlib.pyplot as plt
 
-    from scripts.diagnose_coverage import NEAREST_DRAWS, marked_figure, nearest_draws
+    from research.coverage.diagnose_coverage import NEAREST_DRAWS, marked_figure, nearest_draws
 
     drawn = torch.arange(10, dtype=torch.uint8).mul(20).view(10, 1, 1).expand(10, 28, 28)
     real = torch.stack([drawn[3] + 1, drawn[8] - 1])  # no ties
@@ -83,7 +83,7 @@ def test_nearest_draws_are_ordered_by_pixel_distance_and_drawn_beside_each_marke
 
 
 def test_marked_positions_are_checked_against_the_class_and_deduplicated() -> None:
-    from fewshot.experiments import marked_positions
+    from research.experiments import marked_positions
 
     labels = np.array([7, 1, 7, 7])
     assert marked_positions(labels, 7, [2, 0, 2], "--class") == [0, 2]
@@ -96,7 +96,7 @@ def test_marked_positions_are_checked_against_the_class_and_deduplicated() -> No
 def test_classifier_space_is_the_real_only_cnn_s_pooled_features(tmp_path) -> None:
     from fewshot.ensemble import build
     from fewshot.io import save_state
-    from scripts.diagnose_coverage import classifier_features
+    from research.coverage.diagnose_coverage import classifier_features
 
     torch.manual_seed(0)
     save_state(tmp_path / "real.pt", build("cnn", 2))

@@ -1,4 +1,4 @@
-"""scripts/pool_generators.py: which generated images are pooled, and refusing experiments
+"""research/pooling/pool_generators.py: which generated images are pooled, and refusing experiments
 that do not share the real subset and the classifier."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fewshot.experiments import cached, cached_dir
-from scripts.pool_generators import check_poolable, pooled_files
+from research.experiments import cached, cached_dir
+from research.pooling.pool_generators import check_poolable, pooled_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def folder(tag: str, per_class: int) -> dict[str, Path]:
@@ -99,7 +99,7 @@ def test_cached_dir_lists_a_directory_output_s_files_in_the_cache(tmp_path) -> N
 
 
 def test_shares_split_the_images_as_evenly_as_they_go() -> None:
-    from scripts.pool_generators import shares
+    from research.pooling.pool_generators import shares
 
     assert shares(1000, 2) == [500, 500]
     assert shares(1000, 3) == [334, 333, 333]
@@ -107,8 +107,8 @@ def test_shares_split_the_images_as_evenly_as_they_go() -> None:
 
 
 def test_only_generate_settings_can_be_changed_and_values_are_read_as_yaml() -> None:
-    from fewshot.experiments import with_added_keys
-    from scripts.pool_generators import parse_sets
+    from research.experiments import with_added_keys
+    from research.pooling.pool_generators import parse_sets
 
     older = with_added_keys(params())  # committed before generate.noise_scale existed
     assert older["generate"]["noise_scale"] == 1.0 and older["generate"]["per_class"] == 1000
@@ -127,7 +127,7 @@ def test_the_experiments_classifiers_vote_as_one_ensemble_the_first_one_first(tm
     from fewshot.ensemble import build
     from fewshot.errors import DataError
     from fewshot.io import save_state
-    from scripts.pool_generators import ensemble_of
+    from research.pooling.pool_generators import ensemble_of
 
     torch.manual_seed(0)
     first, second = build("mlp"), build("mlp", 2)
@@ -151,7 +151,7 @@ def test_held_out_images_are_training_images_outside_the_subset_the_same_every_r
 
     from fewshot import paths
     from fewshot.data import save_subset
-    from scripts.pool_generators import held_out
+    from research.pooling.pool_generators import held_out
     from tests.conftest import tiny_split, write_dataset
 
     write_dataset(tmp_path / paths.RAW_DIR, n_train=12, gz=False)
@@ -171,7 +171,7 @@ def test_held_out_images_are_training_images_outside_the_subset_the_same_every_r
 def test_a_terminated_run_leaves_no_scratch_workspace_behind(tmp_path) -> None:
     script = (
         "import sys, tempfile, time\n"
-        "from scripts.pool_generators import exit_on_sigterm\n"
+        "from research.pooling.pool_generators import exit_on_sigterm\n"
         "exit_on_sigterm()\n"
         f"with tempfile.TemporaryDirectory(dir={str(tmp_path)!r}) as tmp:\n"
         "    print(tmp, flush=True)\n"
@@ -192,8 +192,8 @@ def test_an_experiment_committed_before_the_added_keys_validates_as_it_ran() -> 
 
     import yaml
 
-    from fewshot.experiments import ADDED_KEYS, with_added_keys
     from fewshot.params import validate_params
+    from research.experiments import ADDED_KEYS, with_added_keys
 
     current = yaml.safe_load((ROOT / "params.yaml").read_text())
     older = copy.deepcopy(current)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scripts.seed_sweep import members_cell, summarise, within_subset_sd, write_summary
+from research.seed_sweep.seed_sweep import members_cell, summarise, within_subset_sd, write_summary
 
 
 def ensemble_rows() -> pd.DataFrame:
