@@ -38,9 +38,11 @@ import torch
 from bench.run import count_flops, peak_flops, real_subset
 from fewshot.classifier_models import build_classifier
 from fewshot.classify import train_classifier
+from fewshot.device import machine_summary
 from fewshot.gan import build_cgan, generator_ema, train_cgan
 from fewshot.gan_models import minibatch_stddev
-from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input, to_gan_input
+from fewshot.tensors import to_classifier_input, to_gan_input
+from fewshot.training import seeded_rng
 from fewshot.tta import view_count
 from scripts.compose_params import composed
 from scripts.study import presets

@@ -34,11 +34,13 @@ from fewshot import paths
 from fewshot.classifier_models import build_classifier
 from fewshot.classify import train_classifier
 from fewshot.data import load_image_folder, load_subset
+from fewshot.device import resolve_device
 from fewshot.gan import build_cgan, train_cgan
 from fewshot.generation import write_image_folder
 from fewshot.params import load_params
 from fewshot.pngio import png_pool
-from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input, to_gan_input
+from fewshot.tensors import to_classifier_input, to_gan_input
+from fewshot.training import seeded_rng
 
 # The targets: minimum speed-up over the recipe's loop, per device type.
 TARGETS = {

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fewshot.augment import elastic_distort, random_affine
-from fewshot.runtime import adam, batches, check_finite, total_steps
+from fewshot.training import adam, batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,6 +21,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from fewshot.augment import diff_augment
 from fewshot.coverage import DRAWS_PER_IMAGE, coverage_weights, neighbour_counts
 from fewshot.data import N_CLASSES
+from fewshot.device import autocast
 from fewshot.gan_models import (
     DISCRIMINATORS,
     Discriminator,
@@ -28,7 +30,7 @@ from fewshot.gan_models import (
     dcgan_init,
 )
 from fewshot.instances import class_neighbours, instance_features
-from fewshot.runtime import adam, autocast, batches, check_finite, total_steps
+from fewshot.training import adam, batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 GanLosses = tuple[
@@ -216,13 +218,6 @@ def _paired(t: torch.Tensor, cfg: dict[str, Any]) -> torch.Tensor:
     return t
 
 
-def _fake_labels(y: torch.Tensor, cfg: dict[str, Any], rng: torch.Generator) -> torch.Tensor:
-    """Labels to generate for: the real batch's, or drawn at random (the source's randint)."""
-    if cfg["fake_labels"] == "random":
-        y = torch.randint(N_CLASSES, y.shape, generator=rng, device=rng.device).to(y.device)
-    return _paired(y, cfg)
-
-
 def _d_outputs(
     netd: nn.Module,
     images: torch.Tensor,
@@ -260,6 +255,101 @@ class _InstanceBatches:
         return self.neighbours[idx, column], self.features[idx], fake, self.features[fake]
 
 
+@dataclass
+class Batch:
+    """One training step's inputs: the real images D sees and their labels, the labels and
+    noise G draws for, and an instance-conditioned pair's conditions (None and () otherwise)."""
+
+    real: torch.Tensor
+    y: torch.Tensor
+    y_fake: torch.Tensor
+    noise: torch.Tensor
+    h_real: torch.Tensor | None = None
+    h_fake: torch.Tensor | None = None
+    instances: tuple[torch.Tensor, ...] = ()
+
+
+class _Batches:
+    """Draws a step's `Batch` from the indices of its real images: G's labels are the real
+    batch's (`cgan.fake_labels: batch`) or drawn at random (the source's randint), paired for
+    mode seeking; an instance-conditioned CGAN draws its neighbours and instances."""
+
+    def __init__(self, netg: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                 cfg: dict[str, Any], rng: torch.Generator) -> None:  # fmt: skip
+        self.netg, self.images, self.labels, self.cfg, self.rng = netg, images, labels, cfg, rng
+        self.pairs = _InstanceBatches(netg, labels, cfg) if cfg["instance_dim"] else None
+
+    def __call__(self, idx: torch.Tensor) -> Batch:
+        rng, y = self.rng, self.labels[idx]
+        if self.pairs is None:
+            if self.cfg["fake_labels"] == "random":
+                y_fake = torch.randint(N_CLASSES, y.shape, generator=rng, device=rng.device)
+                y_fake = _paired(y_fake.to(y.device), self.cfg)
+            else:
+                y_fake = _paired(y, self.cfg)
+            batch = Batch(self.images[idx], y, y_fake, noise=torch.empty(0))
+        else:
+            real_idx, h_real, fake_idx, h_fake = self.pairs.draw(idx, rng)
+            batch = Batch(self.images[real_idx], y, self.labels[fake_idx], torch.empty(0),
+                          h_real, h_fake, (fake_idx,))  # fmt: skip
+        batch.noise = torch.randn(len(idx), self.netg.noise_dim, generator=rng, device=rng.device)
+        return batch
+
+
+class _Objective:
+    """The losses, one named piece each, switched on by its param: the adversarial terms
+    (`cgan.loss`), AC-GAN's cross-entropy on D's class head (`cgan.aux_weight`: D on real
+    images, G on its fakes) and mode seeking (`cgan.mode_seeking`: MSGAN's term, or capped at
+    each class's real variety). Every image D sees goes through DiffAugment's
+    `cgan.diffaugment` policy, and D runs under the `cgan.precision` autocast."""
+
+    def __init__(self, cfg: dict[str, Any], images: torch.Tensor, labels: torch.Tensor,
+                 rng: torch.Generator) -> None:  # fmt: skip
+        self.adversarial_d, self.adversarial_g = gan_losses(cfg["loss"])
+        self.amp = autocast(images.device, cfg["precision"])
+        self.cfg, self.rng = cfg, rng
+        self.aux_weight, self.ms_weight = cfg["aux_weight"], cfg["mode_seeking"]
+        capped = self.ms_weight > 0 and cfg["mode_seeking_form"] == "capped"
+        self.spread = class_spread(images, labels) if capped else None
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.rng, self.cfg["diffaugment"])
+
+    def discriminator(self, netd: nn.Module, batch: Batch, fake: torch.Tensor) -> torch.Tensor:
+        """D's loss: the real images scored real, G's (detached) images scored fake."""
+        aux = self.aux_weight > 0
+        with self.amp:
+            real_score, real_logits = _d_outputs(
+                netd, self.augment(batch.real), batch.y, aux, batch.h_real
+            )
+            fake_score, _ = _d_outputs(netd, self.augment(fake), batch.y_fake, False, batch.h_fake)
+        loss = self.adversarial_d(real_score, fake_score)
+        if aux:
+            loss = loss + self.aux_weight * F.cross_entropy(real_logits, batch.y)
+        return loss
+
+    def generator(
+        self, netd: nn.Module, batch: Batch, fake: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """G's loss (G's images scored real by D, plus mode seeking) and, with mode seeking,
+        MSGAN's ratio for the log."""
+        aux = self.aux_weight > 0
+        with self.amp:
+            score, logits = _d_outputs(netd, self.augment(fake), batch.y_fake, aux, batch.h_fake)
+        loss = self.adversarial_g(score)
+        if aux:
+            loss = loss + self.aux_weight * F.cross_entropy(logits, batch.y_fake)
+        if self.ms_weight == 0:
+            return loss, None
+        ratio = mode_seeking_ratio(fake.float(), batch.noise).detach()
+        return loss + self.ms_weight * self.mode_seeking(fake, batch), ratio
+
+    def mode_seeking(self, fake: torch.Tensor, batch: Batch) -> torch.Tensor:
+        if self.spread is not None:
+            return capped_mode_seeking_loss(fake.float(), batch.y_fake, self.spread)
+        return mode_seeking_loss(fake.float(), batch.noise)
+
+
 def train_cgan(
     netg: nn.Module,
     netd: nn.Module,
@@ -270,33 +360,20 @@ def train_cgan(
     on_epoch: EpochCallback | None = None,
     ema: AveragedModel | None = None,
 ) -> None:
-    """Per batch of real images, one D step on real + fake, then one G step on the same fakes.
-
-    D's weights are frozen during the G step: the recipe computed their gradients there and
-    then zeroed them unused, so skipping them changes nothing but the time. Every image D
-    sees (real or fake, D or G step) goes through DiffAugment's `cgan.diffaugment` policy.
-    `cgan.aux_weight` adds AC-GAN's cross-entropy (D on real images, G on its fakes);
-    `cgan.mode_seeking` weighs a mode-seeking term (`cgan.mode_seeking_form`: MSGAN's, or
-    capped at each class's real variety); an `ema` is updated after every G step.
-    `cgan.instance_dim` > 0 trains an instance-conditioned pair (`_InstanceBatches`);
-    `cgan.coverage_weight` > 0 shows D the real images G draws least near more often
-    (`_CoverageBatches`).
+    """Per batch of real images: (1) one D step on real + fake, (2) one G step on the same
+    fakes, with D frozen (the recipe computed D's gradients there and zeroed them unused); an
+    `ema` of G is updated after every G step. The losses are `_Objective`'s pieces. Real
+    batches are drawn uniformly, or with `cgan.coverage_weight` > 0 by how rarely G draws near
+    each real image (`_CoverageBatches`); `cgan.instance_dim` > 0 trains an
+    instance-conditioned pair (`_InstanceBatches`). The budget is `cgan.steps` G steps, or
+    `cgan.epochs` passes over the real images when it is 0.
     """
-    loss_d_of, loss_g_of = gan_losses(cfg["loss"])
-    images = images.contiguous(memory_format=torch.channels_last)
-    amp = autocast(images.device, cfg["precision"])
-    ms_weight, aux_weight = cfg["mode_seeking"], cfg["aux_weight"]
-    capped = ms_weight > 0 and cfg["mode_seeking_form"] == "capped"
-    spread = class_spread(images, labels) if capped else None
-
-    def augment(x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, rng, cfg["diffaugment"])
-
-    pairs = _InstanceBatches(netg, labels, cfg) if cfg["instance_dim"] else None
-    covered = _CoverageBatches(labels, cfg, rng) if cfg["coverage_weight"] > 0 else None
-    aux = aux_weight > 0
-    if aux and not hasattr(netd, "classify"):
+    if cfg["aux_weight"] > 0 and not hasattr(netd, "classify"):
         raise ValueError(f"cgan.aux_weight needs a discriminator with a classifier head: {netd}")
+    images = images.contiguous(memory_format=torch.channels_last)
+    objective = _Objective(cfg, images, labels, rng)
+    draw = _Batches(netg, images, labels, cfg, rng)
+    covered = _CoverageBatches(labels, cfg, rng) if cfg["coverage_weight"] > 0 else None
     hyper = {
         "lr": cfg["lr"],
         "betas": (cfg["beta1"], cfg["beta2"]),
@@ -318,41 +395,26 @@ def train_cgan(
                 break
             if covered is not None and done and done % covered.every == 0:
                 covered.refresh(netg if ema is None else ema.module, images)
-            y, h_real, h_fake, instances = labels[idx], None, None, ()
-            if pairs is None:
-                real, y_fake = images[idx], _fake_labels(y, cfg, rng)
-            else:
-                real_idx, h_real, fake_idx, h_fake = pairs.draw(idx, rng)
-                real, y_fake, instances = images[real_idx], labels[fake_idx], (fake_idx,)
-            noise = torch.randn(len(idx), netg.noise_dim, generator=rng, device=rng.device)
-            with amp:
-                fake = netg(noise, y_fake, *instances)
-                real_score, real_logits = _d_outputs(netd, augment(real), y, aux, h_real)
-                fake_score, _ = _d_outputs(netd, augment(fake.detach()), y_fake, False, h_fake)
-            loss_d = loss_d_of(real_score, fake_score)
-            if aux:
-                loss_d = loss_d + aux_weight * F.cross_entropy(real_logits, y)
+            batch = draw(idx)
+            with objective.amp:
+                fake = netg(batch.noise, batch.y_fake, *batch.instances)
+
+            # (1) Update D
+            loss_d = objective.discriminator(netd, batch, fake.detach())
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
 
+            # (2) Update G
             netd.requires_grad_(False)
-            with amp:
-                score, logits = _d_outputs(netd, augment(fake), y_fake, aux, h_fake)
-            loss_g = loss_g_of(score)
-            if aux:
-                loss_g = loss_g + aux_weight * F.cross_entropy(logits, y_fake)
-            ratio = mode_seeking_ratio(fake.float(), noise).detach() if ms_weight > 0 else None
-            if capped:
-                loss_g = loss_g + ms_weight * capped_mode_seeking_loss(fake.float(), y_fake, spread)
-            elif ms_weight > 0:
-                loss_g = loss_g + ms_weight * mode_seeking_loss(fake.float(), noise)
+            loss_g, ratio = objective.generator(netd, batch, fake)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             netd.requires_grad_(True)
             if ema is not None:
                 ema.update_parameters(netg)
+
             stats[step, 0], stats[step, 1] = loss_d.detach(), loss_g.detach()
             if ratio is not None:
                 stats[step, 2] = ratio
@@ -361,7 +423,7 @@ def train_cgan(
         if on_epoch:
             mean = stats.mean(0).tolist()
             logged = {"loss_d": mean[0], "loss_g": mean[1]}
-            if ms_weight > 0:
+            if cfg["mode_seeking"] > 0:
                 logged["mode_seeking_ratio"] = mean[2]
             if covered is not None and not math.isnan(covered.uncovered):
                 logged["uncovered_real_images"] = covered.uncovered

@@ -16,7 +16,7 @@ from fewshot.data import N_CLASSES
 from fewshot.gan import sample
 from fewshot.normalise import Geometry, normalise_class
 from fewshot.pngio import write_pngs
-from fewshot.runtime import to_uint8
+from fewshot.tensors import to_uint8
 
 # Class probabilities (N, N_CLASSES) for uint8 images (N, 28, 28).
 Scorer = Callable[[torch.Tensor], torch.Tensor]

@@ -10,7 +10,7 @@ from dvclive import Live
 from PIL import Image
 from tqdm import tqdm
 
-from fewshot.runtime import machine_summary
+from fewshot.device import machine_summary
 
 
 @contextmanager

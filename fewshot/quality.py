@@ -18,7 +18,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from fewshot.classifier_models import Judge
 from fewshot.data import N_CLASSES
-from fewshot.runtime import to_classifier_input
+from fewshot.tensors import to_classifier_input
 
 
 @torch.no_grad()

@@ -1081,7 +1081,7 @@ def main() -> None:
     run_points(commands, args.jobs, env, args.remote)
     collect(args.out)
     minutes = (time.perf_counter() - start) / 60
-    from fewshot.runtime import machine_summary  # torch, for this line only
+    from fewshot.device import machine_summary  # torch, for this line only
 
     print(f"{len(todo)} experiment(s) queued, run and collected in {minutes:.1f} min on "
           f"{machine_summary()}, {args.jobs} at a time")  # fmt: skip

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fewshot.runtime import machine_summary
+from fewshot.device import machine_summary
 
 
 def timed_repro(*args: str, env: dict[str, str] | None = None) -> float:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from fewshot import paths
 from fewshot.errors import ParamError
-from fewshot.io import atomic_path, run
+from fewshot.io import atomic_path
 from fewshot.params import load_params
+from fewshot.stage import run
 
 PARAMS = Path("params.yaml")
 

@@ -9,9 +9,10 @@ import json
 import pandas as pd
 
 from fewshot import paths
-from fewshot.io import atomic_path, run
+from fewshot.io import atomic_path
 from fewshot.schema import cgan, classifier, common, quality
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
 
 
 def percent(value: float) -> str:

@@ -14,12 +14,14 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from fewshot import paths
 from fewshot.data import N_CLASSES, check_subset_provenance, load_split
+from fewshot.device import resolve_device
 from fewshot.ensemble import build, members_of
 from fewshot.figures import save_misclassified
-from fewshot.io import atomic_path, load_state, run, write_json
-from fewshot.runtime import resolve_device, to_classifier_input
+from fewshot.io import atomic_path, load_state, write_json
 from fewshot.schema import classifier, common, evaluate
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
+from fewshot.tensors import to_classifier_input
 from fewshot.tta import predict_tta, view_count
 
 

@@ -18,8 +18,9 @@ from fewshot.data import (
     load_split,
     load_subset,
 )
+from fewshot.device import resolve_device
 from fewshot.figures import save_image_grid, save_nearest_neighbours
-from fewshot.io import atomic_path, load_state, run, write_json
+from fewshot.io import atomic_path, load_state, write_json
 from fewshot.quality import (
     balanced_sample,
     frechet_distance,
@@ -28,9 +29,9 @@ from fewshot.quality import (
     prdc,
     within_class_diversity,
 )
-from fewshot.runtime import resolve_device
 from fewshot.schema import common, evaluate, quality
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
 
 
 def rounded(scores: dict[str, float], prefix: str = "") -> dict[str, float]:

@@ -20,15 +20,18 @@ import torch
 
 from fewshot import paths
 from fewshot.data import load_subset
+from fewshot.device import resolve_device
 from fewshot.ensemble import build
 from fewshot.gan_models import build_generator
 from fewshot.generation import write_image_folder
-from fewshot.io import atomic_dir, load_state, run
+from fewshot.io import atomic_dir, load_state
 from fewshot.normalise import real_geometry
 from fewshot.pngio import png_pool
-from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input
 from fewshot.schema import cgan, classifier, common, generate
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
+from fewshot.tensors import to_classifier_input
+from fewshot.training import seeded_rng
 
 
 def real_classifier_scorer(arch: str, members: int, device: torch.device):

@@ -6,9 +6,9 @@ fashion-mnist, which defaults to the Debian package's folder); online, torchvisi
 
 from fewshot import paths
 from fewshot.data import fetch_dataset
-from fewshot.io import run
 from fewshot.schema import common
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
 
 
 def main() -> None:

@@ -10,9 +10,10 @@ import pandas as pd
 from fewshot import paths
 from fewshot.data import N_CLASSES, SPLIT_FILES, load_split, save_subset, select_subset, sha256_file
 from fewshot.figures import image_grid
-from fewshot.io import atomic_dir, run
+from fewshot.io import atomic_dir
 from fewshot.schema import common
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import torch
 
 from fewshot import paths
 from fewshot.data import load_subset
+from fewshot.device import resolve_device, resolve_precision
 from fewshot.figures import image_grid
 from fewshot.gan import (
     build_cgan,
@@ -24,18 +25,13 @@ from fewshot.gan import (
     sample,
     train_cgan,
 )
-from fewshot.io import run, save_state
+from fewshot.io import save_state
 from fewshot.live import live_epochs, log_epoch
-from fewshot.runtime import (
-    resolve_device,
-    resolve_precision,
-    seeded_rng,
-    to_gan_input,
-    to_uint8,
-    total_steps,
-)
 from fewshot.schema import cgan, common
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
+from fewshot.tensors import to_gan_input, to_uint8
+from fewshot.training import seeded_rng, total_steps
 
 
 def main() -> None:

@@ -19,12 +19,15 @@ from fewshot import paths
 from fewshot.classifier_models import build_classifier
 from fewshot.classify import predict, train_classifier
 from fewshot.data import load_image_folder, load_subset
+from fewshot.device import resolve_device
 from fewshot.ensemble import assemble, member_seed
-from fewshot.io import run, save_state
+from fewshot.io import save_state
 from fewshot.live import live_epochs, log_epoch
-from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input, total_steps
 from fewshot.schema import classifier, common
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
+from fewshot.tensors import to_classifier_input
+from fewshot.training import seeded_rng, total_steps
 
 
 def load_source(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

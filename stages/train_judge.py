@@ -14,11 +14,14 @@ from fewshot import paths
 from fewshot.classifier_models import Judge
 from fewshot.classify import train_classifier
 from fewshot.data import load_split
-from fewshot.io import run, save_state
+from fewshot.device import resolve_device
+from fewshot.io import save_state
 from fewshot.live import live_epochs, log_epoch
-from fewshot.runtime import resolve_device, seeded_rng, to_classifier_input
 from fewshot.schema import common, judge
 from fewshot.schema.base import load_sections
+from fewshot.stage import run
+from fewshot.tensors import to_classifier_input
+from fewshot.training import seeded_rng
 
 
 def main() -> None:

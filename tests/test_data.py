@@ -19,7 +19,7 @@ from fewshot.data import (
 )
 from fewshot.errors import DataError
 from fewshot.pngio import write_pngs
-from fewshot.runtime import to_classifier_input, to_gan_input, to_uint8
+from fewshot.tensors import to_classifier_input, to_gan_input, to_uint8
 from tests.conftest import tiny_split, write_idx
 
 

@@ -92,7 +92,7 @@ def test_stage_declares_every_param_it_reads(name: str) -> None:
 def test_the_scan_finds_what_it_should() -> None:
     """The two scans above must be able to fail: check them on known stages."""
     assert Path("fewshot/gan.py") in project_imports(Path("stages/train_cgan.py"))
-    assert Path("fewshot/runtime.py") in project_imports(Path("fewshot/gan.py"))
+    assert Path("fewshot/training.py") in project_imports(Path("fewshot/gan.py"))
     assert {"cgan.generator", "generate", "classifier.arch", "seed", "device"} <= params_read(
         Path("stages/generate.py")
     )

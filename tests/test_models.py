@@ -12,7 +12,7 @@ from fewshot.errors import TrainingError
 from fewshot.gan import build_cgan, train_cgan
 from fewshot.gan_models import Discriminator, Generator, ProjectionDiscriminator, dcgan_init
 from fewshot.io import load_state, save_state
-from fewshot.runtime import seeded_rng
+from fewshot.training import seeded_rng
 from fewshot.tta import predict_tta, shifted_views
 
 CGAN_CFG = {
@@ -125,7 +125,7 @@ def test_divergence_names_epoch_and_step() -> None:
 
 def test_classifier_learns_a_separable_toy_problem() -> None:
     from fewshot.classify import predict
-    from fewshot.runtime import to_classifier_input
+    from fewshot.tensors import to_classifier_input
     from tests.conftest import tiny_split
 
     images, labels = tiny_split(10, seed=0)
@@ -158,7 +158,7 @@ def test_bf16_cgan_training_runs_and_leaves_the_discriminator_trainable() -> Non
 
 
 def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch) -> None:
-    from fewshot import runtime
+    from fewshot import device as runtime
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert runtime.resolve_precision("fp32", cpu) == "fp32"
@@ -259,7 +259,7 @@ def test_elastic_distortion_is_smooth_small_and_different_per_image() -> None:
 
 
 def test_augmented_one_cycle_training_reduces_the_loss_and_uses_the_warps() -> None:
-    from fewshot.runtime import to_classifier_input
+    from fewshot.tensors import to_classifier_input
     from tests.conftest import tiny_split
 
     images, labels = tiny_split(10, seed=0)
@@ -418,18 +418,25 @@ def test_few_shot_cgan_trains_for_its_step_budget_with_every_option_on() -> None
 
 @pytest.mark.parametrize("fake_labels", ["batch", "random"])
 def test_fake_labels_pair_up_for_mode_seeking(fake_labels: str) -> None:
-    from fewshot.gan import _fake_labels
+    from fewshot.gan import _Batches
+    from fewshot.gan_models import FewShotGenerator
 
     y = torch.arange(9) % 10
-    cfg = {**FEW_SHOT, "fake_labels": fake_labels}
-    out = _fake_labels(y, cfg, torch.Generator().manual_seed(0))
+    cfg = {**FEW_SHOT, "fake_labels": fake_labels, "instance_dim": 0}
+    images = torch.rand(9, 1, 28, 28)
+    draw = _Batches(FewShotGenerator(noise_dim=8, base_channels=2), images, y, cfg,
+                    torch.Generator().manual_seed(0))  # fmt: skip
+    batch = draw(torch.arange(9))
+    out = batch.y_fake
     assert torch.equal(out[:4], out[4:8])  # pair (i, i + 4) shares its label
+    assert torch.equal(batch.y, y) and torch.equal(batch.real, images)
+    assert batch.noise.shape == (9, 8) and batch.instances == ()
     if fake_labels == "batch":
         assert torch.equal(out[:4], y[:4]) and out[8] == y[8]
 
 
 def test_classifier_step_budget_is_the_same_for_any_number_of_images() -> None:
-    from fewshot.runtime import total_steps
+    from fewshot.training import total_steps
 
     cfg = {"epochs": 3, "steps": 0, "batch_size": 10, "lr": 1e-3}
     assert total_steps(95, cfg) == (30, 3)  # 10 steps an epoch, the last batch of 5

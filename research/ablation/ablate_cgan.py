@@ -27,17 +27,13 @@ from fewshot import paths
 from fewshot.classifier_models import Judge, build_classifier
 from fewshot.classify import predict, train_classifier
 from fewshot.data import N_CLASSES, load_split, select_subset
+from fewshot.device import machine_summary
 from fewshot.figures import save_image_grid
 from fewshot.gan import build_cgan, generator_ema, sample, train_cgan
 from fewshot.io import load_state
 from fewshot.quality import judge_outputs, prdc, within_class_diversity
-from fewshot.runtime import (
-    machine_summary,
-    seeded_rng,
-    to_classifier_input,
-    to_gan_input,
-    to_uint8,
-)
+from fewshot.tensors import to_classifier_input, to_gan_input, to_uint8
+from fewshot.training import seeded_rng
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 MLP_CFG = {"epochs": 10, "batch_size": 10, "lr": 1e-3}  # the recipe's classifier

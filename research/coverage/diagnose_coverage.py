@@ -51,7 +51,7 @@ from fewshot.instances import class_neighbours  # noqa: E402
 from fewshot.io import load_state  # noqa: E402
 from fewshot.normalise import normalise_class, real_geometry  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
-from fewshot.runtime import to_classifier_input, to_uint8  # noqa: E402
+from fewshot.tensors import to_classifier_input, to_uint8  # noqa: E402
 from research.experiments import experiment_files, marked_positions  # noqa: E402
 
 SHOWN = 12  # least-covered real images shown per class

@@ -35,10 +35,12 @@ from fewshot import paths
 from fewshot.classifier_models import MLP
 from fewshot.classify import predict, train_classifier
 from fewshot.data import N_CLASSES, load_split
+from fewshot.device import machine_summary
 from fewshot.gan_models import build_generator
 from fewshot.io import load_state
 from fewshot.normalise import centre_of_mass, longer_side, normalise_class, real_geometry
-from fewshot.runtime import machine_summary, seeded_rng, to_classifier_input
+from fewshot.tensors import to_classifier_input
+from fewshot.training import seeded_rng
 from research.ablation.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
 
 

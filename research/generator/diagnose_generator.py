@@ -23,11 +23,12 @@ from torch import nn
 from fewshot import paths
 from fewshot.classifier_models import Judge
 from fewshot.data import N_CLASSES
+from fewshot.device import machine_summary
 from fewshot.gan_models import build_generator
 from fewshot.io import load_state
 from fewshot.params import load_params
 from fewshot.quality import judge_outputs, within_class_diversity
-from fewshot.runtime import machine_summary, to_uint8
+from fewshot.tensors import to_uint8
 
 PER_CLASS = 100
 

@@ -39,7 +39,7 @@ import torch.nn.functional as F  # noqa: E402
 from fewshot import paths  # noqa: E402
 from fewshot.data import load_subset  # noqa: E402
 from fewshot.instances import class_neighbours, instance_features  # noqa: E402
-from fewshot.runtime import to_gan_input  # noqa: E402
+from fewshot.tensors import to_gan_input  # noqa: E402
 from research.experiments import experiment_files, marked_positions  # noqa: E402
 
 SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])

@@ -54,10 +54,11 @@ sys.path.insert(0, str(ROOT))
 from fewshot import paths  # noqa: E402
 from fewshot.classify import predict  # noqa: E402
 from fewshot.data import load_split, load_subset  # noqa: E402
+from fewshot.device import machine_summary  # noqa: E402
 from fewshot.ensemble import Ensemble, build, members_of  # noqa: E402
 from fewshot.io import load_state, save_state  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
-from fewshot.runtime import machine_summary, to_classifier_input  # noqa: E402
+from fewshot.tensors import to_classifier_input  # noqa: E402
 from research.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
 
 # What must agree between the pooled experiments: the classifier sees the same real subset,

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from fewshot import paths
-from fewshot.runtime import machine_summary
+from fewshot.device import machine_summary
 
 GENERATOR_SCORES = (
     "label_fidelity",
