@@ -18,6 +18,7 @@ from tests.conftest import REPO
 PRESETS = presets(REPO / "conf/experiment")
 # The composed params of each preset (sha256 of their sorted JSON, first 16 hex digits).
 PINNED = {
+    "best": "7959e3be307a1467",
     "chosen": "762246b1e6c258af",
     "fewshot-10k": "abd94bfde0923f79",
     "fewshot-15k": "df3b5e2680186d44",
