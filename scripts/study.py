@@ -38,6 +38,7 @@ import functools
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -1041,6 +1042,8 @@ def main() -> None:
     if args.tabulate_only:
         tabulate(pd.read_csv(args.out.with_suffix(".csv")), args.out)
         return
+    if shutil.which("dvc") is None:
+        sys.exit("error: `dvc` is not on PATH: run `make study` or activate .venv first")
     if args.remote:
         check_remote(args.remote)
     if args.collect_only:
