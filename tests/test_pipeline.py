@@ -235,11 +235,17 @@ def test_bad_params_fail_clearly_and_write_nothing(tmp_path, override, message) 
     repo, env = make_tiny_repo(tmp_path, merge(json.loads(json.dumps(TINY)), override))
     if "n_per_class" in override and override["n_per_class"] > 0:  # needs the data first
         sh(repo, sys.executable, "-m", "stages.get_data", env=env)
-    result = sh(repo, sys.executable, "-m", "stages.subsample", env=env, check=False)
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: ") and message in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not (repo / "data/train").exists()
+    # A stage validates the sections it reads (check_params, heading the DAG, all of them);
+    # more images than the data holds is the subset's own check.
+    stages = ["check_params", "train_cgan" if "cgan" in override else "subsample"]
+    if override.get("n_per_class", 0) > 0:
+        stages = ["subsample"]
+    for stage in stages:
+        result = sh(repo, sys.executable, "-m", f"stages.{stage}", env=env, check=False)
+        assert result.returncode == 2, stage
+        assert result.stderr.startswith("error: ") and message in result.stderr, stage
+        assert "Traceback" not in result.stderr
+    assert not (repo / "data/train").exists() and not (repo / "models").exists()
 
 
 def test_corrupt_data_fails_clearly_and_writes_nothing(tmp_path) -> None:
