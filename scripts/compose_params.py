@@ -18,6 +18,11 @@ from fewshot.params import load_params
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
+def is_preset(name: str) -> bool:
+    """Whether `experiment=<name>` names a preset of conf/experiment/."""
+    return (CONF / "experiment" / f"{name}.yaml").is_file()
+
+
 def compose(overrides: list[str], output: Path) -> None:
     with tempfile.TemporaryDirectory() as plugins:  # no Hydra plugins to load
         compose_and_dump(output, str(CONF), None, "config", plugins, overrides)

@@ -183,13 +183,13 @@ def has_bf16(machine: str | None) -> bool:
 def matching_config(params: dict[str, Any], machine: str | None, names: list[str]) -> str | None:
     """The study configuration whose composed params equal `params`, apart from the subset
     drawn; `cgan.precision: auto` is what it resolves to on `machine`."""
-    from compose_params import CONF, composed
+    from compose_params import composed, is_preset
 
     mine = flatten(params)
     if mine.get("cgan.precision") == "auto" and machine and "CUDA" not in machine:
         mine["cgan.precision"] = "bf16" if has_bf16(machine) else "fp32"
     for name in names:
-        if not (CONF / "experiment" / f"{name}.yaml").is_file():
+        if not is_preset(name):
             continue  # a retired name: nothing to compose
         theirs = flatten(
             composed(

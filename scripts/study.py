@@ -76,9 +76,9 @@ def presets(conf: Path = PRESETS_DIR) -> list[str]:
 def preset_params(name: str) -> dict[str, Any] | None:
     """The params `-S experiment=<name>` composes (from this project's conf/); None for a name
     that is not a preset (a retired one)."""
-    from compose_params import CONF, composed
+    from compose_params import composed, is_preset
 
-    if not (CONF / "experiment" / f"{name}.yaml").is_file():
+    if not is_preset(name):
         return None
     return composed([f"experiment={name}"])
 
@@ -373,13 +373,30 @@ def paired_verdict(low: float, high: float, better: str, subsets: int) -> str:
     return "no difference shown"
 
 
+def interval_text(low: float, high: float, none: str = "") -> str:
+    """A 95% interval in points, or `none` where there is none (one subset)."""
+    return none if np.isnan(low) else f"{100 * low:+.2f} to {100 * high:+.2f}"
+
+
+def gap_cell(gap: pd.Series) -> str:
+    """A paired difference in points with its interval: "+0.11 (-0.02 to +0.23)"."""
+    interval = interval_text(gap["ci_low"], gap["ci_high"], none="one subset")
+    return f"{100 * gap['mean']:+.2f} ({interval})"
+
+
+def accuracy_cell(mean: float, sd: float, runs: int) -> str:
+    """An accuracy (mean and sd in percent), with its sd where there are two runs or more."""
+    spread = "" if runs < 2 else f" ± {sd:.2f}"
+    return f"{mean:.2f}{spread}%"
+
+
 def paired_markdown(paired: pd.DataFrame) -> str:
     """The paired table in points, as the results page shows it."""
     shown = paired.assign(
         mean=(100 * paired["mean"]).map("{:+.2f}".format),
         interval=[
-            "" if np.isnan(lo) else f"{100 * lo:+.2f} to {100 * hi:+.2f}"
-            for lo, hi in zip(paired["ci_low"], paired["ci_high"], strict=True)
+            interval_text(low, high)
+            for low, high in zip(paired["ci_low"], paired["ci_high"], strict=True)
         ],
     )
     columns = ["dataset", "config", "n_per_class", "comparison", "subsets", "mean", "interval"]
@@ -418,20 +435,14 @@ def preset_table(rows: pd.DataFrame, paired: pd.DataFrame, names: tuple[str, ...
         cells = []
         for source in ("real", "synthetic", "mixed"):
             acc = 100 * mine[mine["source"] == source]["test_accuracy"]
-            spread = "" if len(acc) < 2 else f" ± {acc.std():.2f}"
-            cells.append(f"{acc.mean():.2f}{spread}%")
+            cells.append(accuracy_cell(acc.mean(), acc.std(), len(acc)))
         gap = paired[
             (paired["dataset"] == "mnist")
             & (paired["config"] == preset)
             & (paired["n_per_class"] == 100)
             & (paired["comparison"] == "mixed - real")
         ].iloc[0]
-        interval = (
-            "one subset"
-            if gap["subsets"] < 2
-            else f"{100 * gap['ci_low']:+.2f} to {100 * gap['ci_high']:+.2f}"
-        )
-        cells.append(f"{100 * gap['mean']:+.2f} ({interval})")
+        cells.append(gap_cell(gap))
         runs = mine[mine["source"] == "real"]
         cells.append(_runs(runs["subset_seed"].nunique(), len(runs)))
         cells.append(", ".join(sorted({machine_name(m) for m in runs["machine"]})))
@@ -453,11 +464,7 @@ def verdict_table(paired: pd.DataFrame) -> str:
     ]
     for _, r in shown.iterrows():
         name = f"`{r['config']}`"
-        interval = (
-            ""
-            if np.isnan(r["ci_low"])
-            else f"{100 * r['ci_low']:+.2f} to {100 * r['ci_high']:+.2f}"
-        )
+        interval = interval_text(r["ci_low"], r["ci_high"])
         lines.append(
             f"| {r['dataset']} | {name} | {r['n_per_class']} | {r['subsets']} | "
             f"{100 * r['mean']:+.2f} | {interval} | {r['verdict']} |"
@@ -492,19 +499,12 @@ def curve_table(table: pd.DataFrame, paired: pd.DataFrame, dataset: str = "mnist
                 cells.append("")
                 continue
             r = by_source.loc[source]
-            spread = "" if r["runs"] < 2 else f" ± {100 * r['std']:.2f}"
-            cells.append(f"{100 * r['mean']:.2f}{spread}%")
+            cells.append(accuracy_cell(100 * r["mean"], 100 * r["std"], r["runs"]))
         gap = gaps[(gaps["config"] == preset) & (gaps["n_per_class"] == n)]
         if gap.empty:
             cells += ["", ""]
         else:
-            g = gap.iloc[0]
-            interval = (
-                "one subset"
-                if g["subsets"] < 2
-                else f"{100 * g['ci_low']:+.2f} to {100 * g['ci_high']:+.2f}"
-            )
-            cells += [f"{100 * g['mean']:+.2f} ({interval})", str(g["subsets"])]
+            cells += [gap_cell(gap.iloc[0]), str(gap.iloc[0]["subsets"])]
         lines.append(f"| {n} | {CURVES[preset]} (`{preset}`) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
