@@ -111,9 +111,11 @@ def load_grid(name: str, grids: Path = GRIDS_DIR) -> dict[str, Any]:
 GENERATOR_SCORES = (
     "label_fidelity",
     "label_fidelity_min",
+    "precision",
     "recall",
     "coverage",
     "diversity_ratio",
+    "diversity_ratio_pixels",
     "near_copy_fraction",
     "fid",
 )
@@ -130,6 +132,10 @@ ROW_COLUMNS = [
     "test_accuracy_single",
     # and each member alone ("0.9878;0.9891;0.9891"): the spread from the classifier's own seed
     "test_accuracy_members",
+    # and the vote of the first k members, k = 1, 2, ... ("0.9878;0.9895;0.9896")
+    "test_accuracy_first_k",
+    # on the classifier's own training images: near 100% whatever the real-test accuracy
+    "own_training_accuracy",
     "machine",
     "experiment",
     "commit",
@@ -288,8 +294,9 @@ def rows_from_experiment(
                 "test_accuracy": test["accuracy"],
                 "test_accuracy_tta": test.get("accuracy_tta"),
                 "test_accuracy_single": test.get("accuracy_single", test["accuracy"]),
-                "test_accuracy_members": ";".join(map(str, test.get("accuracy_members", [])))
-                or None,
+                "test_accuracy_members": joined(test.get("accuracy_members", [])),
+                "test_accuracy_first_k": joined(test.get("accuracy_first_k", {}).values()),
+                "own_training_accuracy": live.get("accuracy_on_own_training_data"),
                 "machine": live.get("machine"),
                 "experiment": exp["name"],
                 "commit": exp.get("baseline"),
@@ -298,6 +305,11 @@ def rows_from_experiment(
             }
         )
     return rows
+
+
+def joined(values: Any) -> str | None:
+    """Several accuracies as one CSV cell ("0.9878;0.9891"); None for none."""
+    return ";".join(map(str, values)) or None
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
@@ -834,7 +846,8 @@ def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
             if page.is_file():
                 page.write_text(results_page(rows, paired, page))
     generator_table(rows).to_csv(out.with_name(out.name + "-generators.csv"), index=False)
-    figures = plot_curves(table, out, paired)
+    # The figures show what users can run by name; the CSV and table keep every row.
+    figures = plot_curves(table[table["config"].isin(presets())], out, paired)
     curve = plot_curve_comparison(table, paired, out)
     figures += [curve] if curve else []
     print(table.to_markdown(index=False, floatfmt=".4f"))

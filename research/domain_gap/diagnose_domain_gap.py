@@ -2,7 +2,7 @@
 
 Draws 1,000 images per class from a trained few-shot generator and compares them with the real
 subset it was trained on (`data.subset=random`, the given seed), scored on 5,000 OTHER training
-images outside the subset (as `ablate_cgan.py`; the test split is never read):
+images outside the subset (research/held_out.py; the test split is never read):
 
 - pixel statistics: ink per image, share of exactly-black pixels, share of grey (0.02-0.5);
 - the recipe's MLP trained on the real subset, on the generated images, and on the generated
@@ -42,6 +42,7 @@ from fewshot.normalise import centre_of_mass, longer_side, normalise_class, real
 from fewshot.tensors import to_classifier_input
 from fewshot.training import seeded_rng
 from research.ablation.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
+from research.held_out import SPLIT
 
 
 def pixel_stats(images: np.ndarray) -> dict[str, float]:
@@ -142,6 +143,7 @@ def main() -> None:
                 "mlp_per_class": " ".join(f"{a:.3f}" for a in per_class),
                 "mlp_worst_class": worst,
                 "mlp_worst_class_mistaken_for": int(mistaken_for.argmax()),
+                "validation": SPLIT,
                 "machine": machine_summary(),
             }
         )

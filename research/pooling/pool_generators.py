@@ -60,6 +60,7 @@ from fewshot.io import load_state, save_state  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
 from fewshot.tensors import to_classifier_input  # noqa: E402
 from research.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
+from research.held_out import held_out_indices  # noqa: E402
 
 # What must agree between the pooled experiments: the classifier sees the same real subset,
 # trains the same way and is scored on the same test set.
@@ -201,21 +202,14 @@ def scores(workspace: Path, source: str) -> dict:
 
 
 def held_out(workspace: Path, per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    """`per_class` training images of each class outside the real subset (seeded, so every
-    run of a subset holds out the same ones): for choosing settings without the test split."""
+    """`per_class` training images of each class outside the real subset: the research tools'
+    one validation split (research/held_out.py), for choosing settings without the test split."""
     images, labels = load_split(workspace / paths.RAW_DIR, "train")
-    outside = np.ones(len(labels), dtype=bool)
-    outside[load_subset(workspace / paths.SUBSET_FILE)[2]] = False
-    rng, chosen = np.random.default_rng(0), []
-    for c in range(10):
-        pool = np.flatnonzero(outside & (labels == c))
-        if len(pool) < per_class:
-            raise SystemExit(
-                f"error: --validation {per_class}: class {c} has {len(pool)} training images "
-                "outside the subset"
-            )
-        chosen.append(rng.choice(pool, per_class, replace=False))
-    chosen = np.concatenate(chosen)
+    subset = load_subset(workspace / paths.SUBSET_FILE)[2]
+    try:
+        chosen = held_out_indices(labels, subset, per_class)
+    except ValueError as error:
+        raise SystemExit(f"error: --validation {per_class}: {error}") from None
     return images[chosen], labels[chosen]
 
 
