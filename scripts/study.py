@@ -521,6 +521,40 @@ def curve_table(table: pd.DataFrame, paired: pd.DataFrame, dataset: str = "mnist
     return "\n".join(lines)
 
 
+def curve_answer(paired: pd.DataFrame, dataset: str = "mnist") -> str:
+    """The README's answer to "from how many real images per class on do generated images stop
+    paying?", worded from each CURVES preset's mixed - real intervals: every size's gap, in
+    bold where its 95% interval is above zero, and the size from which none is."""
+    gaps = paired[(paired["dataset"] == dataset) & (paired["comparison"] == "mixed - real")]
+    parts = []
+    for preset, label in CURVES.items():
+        mine = gaps[gaps["config"] == preset].sort_values("n_per_class")
+        if mine.empty:
+            continue
+        cells, paying = [], []
+        for _, r in mine.iterrows():
+            text = f"{100 * r['mean']:+.2f} at {r['n_per_class']}"
+            if r["subsets"] < 2:
+                text += " (one subset)"
+            elif r["ci_low"] > 0:
+                text, _ = f"**{text}**", paying.append(int(r["n_per_class"]))
+            cells.append(text)
+        if paying:
+            after = [int(n) for n in mine["n_per_class"] if n > max(paying)]
+            verdict = f"a gain shown at {' and '.join(map(str, paying))}"
+            verdict += f", none from {after[0]} on" if after else ""
+        else:
+            verdict = "no gain shown at any size"
+        parts.append(f"the {label} (`{preset}`) {', '.join(cells)}: {verdict}")
+    if not parts:
+        return ""
+    return (
+        "**Where generated images stop paying**, mixed − real in points by real images per "
+        "class (bold: 95% interval above zero; [curve](docs/results.md#against-the-number-of-"
+        "real-images)): " + "; ".join(parts) + "."
+    )
+
+
 def plot_curve_comparison(
     table: pd.DataFrame, paired: pd.DataFrame, out: Path, dataset: str = "mnist"
 ) -> Path | None:
@@ -575,6 +609,7 @@ def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_
     others = tuple(name for name in presets() if name not in HEADLINE)
     text = replace_block(text, "table:all-presets", preset_table(rows, paired, HEADLINE + others))
     text = replace_block(text, "table:curve", curve_table(summarise(rows), paired))
+    text = replace_block(text, "answer:curve", curve_answer(paired))
     return replace_block(text, "table:verdicts", verdict_table(paired))
 
 

@@ -321,7 +321,12 @@ def test_figures_draw_curves_only_where_there_is_a_curve(tmp_path) -> None:
 
 
 def test_the_strong_cnn_and_mlp_curves_compare_mixed_minus_real_per_size(tmp_path) -> None:
-    from scripts.study import curve_table, paired_differences, plot_curve_comparison
+    from scripts.study import (
+        curve_answer,
+        curve_table,
+        paired_differences,
+        plot_curve_comparison,
+    )
 
     def rows(config: str, n: int, gains: list[float]) -> list[dict]:
         out = []
@@ -352,6 +357,10 @@ def test_the_strong_cnn_and_mlp_curves_compare_mixed_minus_real_per_size(tmp_pat
     assert figure == tmp_path / "study-mnist-curve.png" and figure.stat().st_size > 0
     one_size = data[data["n_per_class"] == 100]
     assert plot_curve_comparison(summarise(one_size), paired, tmp_path / "x") is None
+    # the README's one line: bold where the interval is above zero, and where it stops
+    answer = curve_answer(paired)
+    assert "the MLP (`fewshot-mlp`) +2.00 at 100 (one subset): no gain shown at any size" in answer
+    assert "**+2.50 at 10**, -0.05 at 100: a gain shown at 10, none from 100 on." in answer
 
 
 def test_queue_status_gives_the_tasks_still_waiting_by_name() -> None:
