@@ -57,3 +57,25 @@ def test_the_readme_and_the_results_page_stay_short() -> None:
     assert len((REPO / "README.md").read_text().splitlines()) <= 200
     results = (REPO / "docs/results.md").read_text()
     assert len(results.splitlines()) <= 400 and "## Contents" in results
+
+
+INTERVAL = re.compile(r"([+\-−]\d+\.\d\d) to ([+\-−]\d+\.\d\d)")
+
+
+def test_every_interval_the_readme_and_results_page_type_comes_from_the_rows() -> None:
+    """A verdict's 95% interval, typed in prose, is one the study computed from the committed
+    rows (docs/results/study-paired.csv): rerunning the tabulation cannot leave it stale."""
+    import pandas as pd
+
+    paired = pd.read_csv(REPO / "docs/results/study-paired.csv")
+    computed = {
+        (f"{100 * low:+.2f}", f"{100 * high:+.2f}")
+        for low, high in zip(paired["ci_low"], paired["ci_high"], strict=True)
+    }
+    typed = []
+    for page in (REPO / "README.md", REPO / "docs/results.md"):
+        prose = re.sub(r"<!-- (\S+) -->.*?<!-- /\1 -->", "", page.read_text(), flags=re.S)
+        typed += [(low, high) for low, high in INTERVAL.findall(prose.replace("−", "-"))]
+    assert typed, "no interval found: has the wording changed?"
+    stale = [f"{low} to {high}" for low, high in typed if (low, high) not in computed]
+    assert not stale, f"intervals not in study-paired.csv: {stale}"
