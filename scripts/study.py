@@ -533,7 +533,7 @@ def curve_answer(paired: pd.DataFrame, dataset: str = "mnist") -> str:
             continue
         cells, paying = [], []
         for _, r in mine.iterrows():
-            text = f"{100 * r['mean']:+.2f} at {r['n_per_class']}"
+            text = f"{100 * r['mean']:+.2f} at {r['n_per_class']}".replace("-", "−")
             if r["subsets"] < 2:
                 text += " (one subset)"
             elif r["ci_low"] > 0:
@@ -543,6 +543,8 @@ def curve_answer(paired: pd.DataFrame, dataset: str = "mnist") -> str:
             after = [int(n) for n in mine["n_per_class"] if n > max(paying)]
             verdict = f"a gain shown at {' and '.join(map(str, paying))}"
             verdict += f", none from {after[0]} on" if after else ""
+        elif len(mine) == 1:
+            verdict = "no gain shown at the one size measured"
         else:
             verdict = "no gain shown at any size"
         parts.append(f"the {label} (`{preset}`) {', '.join(cells)}: {verdict}")
@@ -614,12 +616,27 @@ def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_
 
 
 def classifier_of(config: str) -> str:
-    """The classifier a configuration trains: its preset's, or for a retired name the one
-    its name says."""
+    """The classifier a configuration trains (mlp, lenet or strong): its preset's, or for a
+    retired name the one its overrides in the history table name."""
     params = preset_params(config)
-    if params is None:
-        return "strong" if "strong" in config else "mlp"
-    return {"cnn": "strong"}.get(params["classifier"]["arch"], params["classifier"]["arch"])
+    if params is not None:
+        return {"cnn": "strong"}.get(params["classifier"]["arch"], params["classifier"]["arch"])
+    overrides = retired_overrides().get(config, "")
+    named = dict(o.split("=", 1) for o in overrides.replace("-S ", "").split() if "=" in o)
+    if "classifier" in named:
+        return named["classifier"]
+    if "experiment" in named:
+        return classifier_of(named["experiment"])
+    return "strong" if "strong" in config else "mlp"
+
+
+@functools.cache
+def retired_overrides(history: Path = HISTORY) -> dict[str, str]:
+    """Retired name -> the `-S` overrides the history table gives it."""
+    if not history.is_file():
+        return {}
+    table = pd.read_csv(history, keep_default_na=False)
+    return {r["name"]: r["overrides"] for _, r in table.iterrows() if not r["now"]}
 
 
 def generator_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -628,9 +645,9 @@ def generator_table(rows: pd.DataFrame) -> pd.DataFrame:
     `synthetic_accuracy` for the strong CNN, `synthetic_accuracy_mlp` for the MLP), and the
     `train_cgan` time."""
     synthetic = rows[rows["source"] == "synthetic"].copy()
-    strong = synthetic["config"].map(classifier_of) == "strong"
-    synthetic["synthetic_accuracy"] = synthetic["test_accuracy"].where(strong)
-    synthetic["synthetic_accuracy_mlp"] = synthetic["test_accuracy"].where(~strong)
+    classifier = synthetic["config"].map(classifier_of)
+    synthetic["synthetic_accuracy"] = synthetic["test_accuracy"].where(classifier == "strong")
+    synthetic["synthetic_accuracy_mlp"] = synthetic["test_accuracy"].where(classifier == "mlp")
     renamed = {f"generator_{score}": score for score in GENERATOR_SCORES}
     renamed["generator_near_copy_fraction"] = "near_copies"
     table = synthetic.rename(columns=renamed).reindex(columns=GENERATOR_TABLE_COLUMNS)

@@ -359,8 +359,8 @@ def test_the_strong_cnn_and_mlp_curves_compare_mixed_minus_real_per_size(tmp_pat
     assert plot_curve_comparison(summarise(one_size), paired, tmp_path / "x") is None
     # the README's one line: bold where the interval is above zero, and where it stops
     answer = curve_answer(paired)
-    assert "the MLP (`fewshot-mlp`) +2.00 at 100 (one subset): no gain shown at any size" in answer
-    assert "**+2.50 at 10**, -0.05 at 100: a gain shown at 10, none from 100 on." in answer
+    assert "(`fewshot-mlp`) +2.00 at 100 (one subset): no gain shown at the one size" in answer
+    assert "**+2.50 at 10**, −0.05 at 100: a gain shown at 10, none from 100 on." in answer
 
 
 def test_queue_status_gives_the_tasks_still_waiting_by_name() -> None:
