@@ -32,7 +32,6 @@ def held_out_indices(
     return np.concatenate(chosen)
 
 
-# How a result row names the split it was scored on. Rows of ablation.csv and domain-gap.csv
-# from before this split was shared name the one they used.
+# How a result row names the split it was scored on (rows of ablation.csv and domain-gap.csv
+# from before this split was shared name the one they used).
 SPLIT = f"{PER_CLASS} per class outside the subset, seed 0"
-EARLIER_SPLIT = "5,000 outside the subset, not class-balanced, seed 123"

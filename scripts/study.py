@@ -83,12 +83,27 @@ def preset_params(name: str) -> dict[str, Any] | None:
     return composed([f"experiment={name}"])
 
 
+def history_entries(history: Path = HISTORY) -> list[dict[str, str]]:
+    """The history table's rows: a former name with the preset it is `now`, or a retired one
+    (`now` empty) with its `-S` overrides."""
+    if not history.is_file():
+        return []
+    return pd.read_csv(history, keep_default_na=False, dtype=str).to_dict("records")
+
+
 def former_names(history: Path = HISTORY) -> dict[str, str]:
     """Names experiments ran under -> the preset that configuration is now."""
-    if not history.is_file():
-        return {}
-    table = pd.read_csv(history, keep_default_na=False)
-    return {r["name"]: r["now"] for _, r in table.iterrows() if r["now"]}
+    return {r["name"]: r["now"] for r in history_entries(history) if r["now"]}
+
+
+@functools.cache
+def retired_overrides(history: Path = HISTORY) -> dict[str, list[str]]:
+    """Retired name -> its overrides as `dvc exp run -S` takes them (["cgan=fewshot", ...])."""
+    return {
+        r["name"]: r.get("overrides", "").replace("-S ", "").split()
+        for r in history_entries(history)
+        if not r["now"]
+    }
 
 
 def load_grid(name: str, grids: Path = GRIDS_DIR) -> dict[str, Any]:
@@ -537,7 +552,8 @@ def curve_answer(paired: pd.DataFrame, dataset: str = "mnist") -> str:
             if r["subsets"] < 2:
                 text += " (one subset)"
             elif r["ci_low"] > 0:
-                text, _ = f"**{text}**", paying.append(int(r["n_per_class"]))
+                paying.append(int(r["n_per_class"]))
+                text = f"**{text}**"
             cells.append(text)
         if paying:
             after = [int(n) for n in mine["n_per_class"] if n > max(paying)]
@@ -621,22 +637,12 @@ def classifier_of(config: str) -> str:
     params = preset_params(config)
     if params is not None:
         return {"cnn": "strong"}.get(params["classifier"]["arch"], params["classifier"]["arch"])
-    overrides = retired_overrides().get(config, "")
-    named = dict(o.split("=", 1) for o in overrides.replace("-S ", "").split() if "=" in o)
+    named = dict(o.split("=", 1) for o in retired_overrides().get(config, []) if "=" in o)
     if "classifier" in named:
         return named["classifier"]
     if "experiment" in named:
         return classifier_of(named["experiment"])
     return "strong" if "strong" in config else "mlp"
-
-
-@functools.cache
-def retired_overrides(history: Path = HISTORY) -> dict[str, str]:
-    """Retired name -> the `-S` overrides the history table gives it."""
-    if not history.is_file():
-        return {}
-    table = pd.read_csv(history, keep_default_na=False)
-    return {r["name"]: r["overrides"] for _, r in table.iterrows() if not r["now"]}
 
 
 def generator_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from scripts.compose_params import composed
-from scripts.study import HEADLINE, HISTORY, former_names, presets
+from scripts.study import HEADLINE, HISTORY, former_names, presets, retired_overrides
 from tests.conftest import REPO
 
 PRESETS = presets(REPO / "conf/experiment")
@@ -101,8 +101,7 @@ def test_grids_name_only_presets() -> None:
 def test_every_retired_configuration_s_overrides_compose_and_validate_today() -> None:
     """The history table says each retired configuration in today's params: its overrides must
     still name real keys and allowed values (`-S a=b` as `dvc exp run` takes them)."""
-    history = pd.read_csv(REPO / HISTORY, keep_default_na=False)
-    for _, entry in history[history["now"] == ""].iterrows():
-        overrides = entry["overrides"].replace("-S ", "").split()
-        # a preset group (`cgan=fewshot`) stays as it is; a key (`cgan.steps=4000`) overrides
+    retired = retired_overrides(REPO / HISTORY)
+    assert retired
+    for overrides in retired.values():
         composed(overrides)  # load_params validates every key and value
