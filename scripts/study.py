@@ -642,7 +642,10 @@ def classifier_of(config: str) -> str:
         return named["classifier"]
     if "experiment" in named:
         return classifier_of(named["experiment"])
-    return "strong" if "strong" in config else "mlp"
+    raise ValueError(
+        f"configuration {config!r}: neither a preset in conf/experiment/ nor a name in "
+        "docs/results/history.csv, so its classifier is unknown; add it to the history table"
+    )
 
 
 def generator_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from fewshot import paths
 from scripts.study import (
     ROW_COLUMNS,
     STAGE_LOG,
+    classifier_of,
     experiment_name,
     experiments,
     former_names,
@@ -61,6 +62,13 @@ def test_an_experiment_run_under_a_former_name_is_tabulated_under_its_preset(tmp
     rows = rows_from_experiment(exp)
     assert [r["config"] for r in rows] == ["protocol"]  # docs/results/history.csv
     assert rows[0]["experiment"] == exp["name"]  # the record keeps the name it ran under
+
+
+def test_a_configuration_is_classified_from_its_preset_or_its_history() -> None:
+    assert classifier_of("protocol") == "strong"  # conf/experiment/protocol.yaml
+    assert classifier_of("sweep-recipe-h100-lenet") == "lenet"  # history.csv's overrides
+    with pytest.raises(ValueError, match="no-such-config.*history"):
+        classifier_of("no-such-config")  # unknown: an error, not a guess from the name
 
 
 def test_summary_is_over_subsets() -> None:
