@@ -595,6 +595,8 @@ def plot_curve_comparison(
     sizes = sorted(int(n) for n in mine["n_per_class"].unique())
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     styles = dict(zip(CURVES, ("--", "-"), strict=True))
+    # The right panel has one colour, so the classifiers differ in marker and shade too.
+    gap_styles = dict(zip(CURVES, (("s", "grey"), ("o", "black")), strict=True))
     for (preset, source), line in mine.groupby(["config", "source"]):
         line = line.sort_values("n_per_class")
         left.errorbar(line["n_per_class"], 100 * line["mean"], yerr=100 * line["std"].fillna(0),
@@ -605,8 +607,9 @@ def plot_curve_comparison(
         mean = 100 * line["mean"].to_numpy()
         low = np.nan_to_num(mean - 100 * line["ci_low"].to_numpy())
         high = np.nan_to_num(100 * line["ci_high"].to_numpy() - mean)
-        right.errorbar(line["n_per_class"] * offset, mean, yerr=[low, high], marker="s",
-                       capsize=3, ls=styles[preset], color="black", mfc="white",
+        marker, shade = gap_styles[preset]
+        right.errorbar(line["n_per_class"] * offset, mean, yerr=[low, high], marker=marker,
+                       capsize=3, ls=styles[preset], color=shade, mfc="white",
                        label=f"{CURVES[preset]} ({preset})")  # fmt: skip
     right.axhline(0, color="grey", lw=0.8)
     left.set(ylabel=f"accuracy on the real {dataset} test set (%)", title="accuracy")
