@@ -59,6 +59,7 @@ def test_the_readme_and_the_results_page_stay_short() -> None:
     assert len(results.splitlines()) <= 400 and "## Contents" in results
 
 
+SOURCES = ("real", "synthetic", "mixed")
 INTERVAL = re.compile(r"([+\-−]\d+\.\d\d) to ([+\-−]\d+\.\d\d)")
 
 
@@ -79,3 +80,16 @@ def test_every_interval_the_readme_and_results_page_type_comes_from_the_rows() -
     assert typed, "no interval found: has the wording changed?"
     stale = [f"{low} to {high}" for low, high in typed if (low, high) not in computed]
     assert not stale, f"intervals not in study-paired.csv: {stale}"
+
+
+def test_the_default_run_the_readme_quotes_is_the_committed_one() -> None:
+    """The README's numbers for the default `make repro` are those of the committed metrics/,
+    so rerunning the pipeline and committing its outputs cannot leave them stale unnoticed."""
+    import json
+
+    readme = (REPO / "README.md").read_text()
+    quoted = re.search(r"real (\d+\.\d\d)%, synthetic (\d+\.\d\d)%,\s+mixed (\d+\.\d\d)%", readme)
+    assert quoted, "the README no longer quotes the default run: has the wording changed?"
+    metrics = {s: json.loads((REPO / f"metrics/evaluate/{s}.json").read_text()) for s in SOURCES}
+    committed = [f"{100 * metrics[s]['accuracy']:.2f}" for s in SOURCES]
+    assert list(quoted.groups()) == committed
