@@ -478,6 +478,28 @@ def preset_table(rows: pd.DataFrame, paired: pd.DataFrame, names: tuple[str, ...
     return "\n".join(lines)
 
 
+def preset_description(name: str, conf: Path = PRESETS_DIR) -> str:
+    """A preset's header comment, the one place that says what it is."""
+    lines = (conf / f"{name}.yaml").read_text().splitlines()
+    comment = [line.lstrip("# ").strip() for line in lines if line.startswith("#")]
+    return " ".join(line for line in comment if line and line != "@package _global_")
+
+
+def unmeasured_presets(rows: pd.DataFrame) -> str:
+    """The presets with no rows on MNIST at 100 per class (so no row in the preset table),
+    each with its description and the rows it has elsewhere."""
+    at = rows[(rows["dataset"] == "mnist") & (rows["n_per_class"] == 100)]
+    items = []
+    for preset in presets():
+        if preset in set(at["config"]):
+            continue
+        elsewhere = rows[rows["config"] == preset][["dataset", "n_per_class"]].drop_duplicates()
+        where = ", ".join(f"{d} at {n} per class" for d, n in elsewhere.itertuples(index=False))
+        rows_note = f" Study rows: {where}." if where else " No study rows."
+        items.append(f"- `{preset}`: {preset_description(preset)}{rows_note}")
+    return "\n".join(items)
+
+
 def verdict_table(paired: pd.DataFrame) -> str:
     """Every mixed - real the README states, worded by its interval: the headline presets',
     and Fashion-MNIST's."""
@@ -629,6 +651,7 @@ def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_
     text = replace_block(text, "table:presets", preset_table(rows, paired, HEADLINE))
     others = tuple(name for name in presets() if name not in HEADLINE)
     text = replace_block(text, "table:all-presets", preset_table(rows, paired, HEADLINE + others))
+    text = replace_block(text, "list:unmeasured-presets", unmeasured_presets(rows))
     text = replace_block(text, "table:curve", curve_table(summarise(rows), paired))
     text = replace_block(text, "answer:curve", curve_answer(paired))
     return replace_block(text, "table:verdicts", verdict_table(paired))
@@ -897,9 +920,9 @@ STUDY_TABLE_HEADER = """# The study: every configuration
 Generated from the rows beside this file by `python scripts/study.py --tabulate-only`.
 Accuracy on the real test set as a fraction (0.9885 is 98.85%): `mean`, `std`, `min` and `max`
 over `runs` (on `subsets` distinct subsets; for the retired runs on the first-100 subset,
-`docs/results/history.csv` says so, distinct seeds); `mean_tta` averages 9 shifted views of each test
-image, over the `runs_tta` runs that recorded it; `mean_single` is an ensemble's first member
-alone (the classifier itself where there is no ensemble).
+`docs/results/history.csv` says so, distinct seeds); `mean_tta` averages 9 shifted views of
+each test image, over the `runs_tta` runs that recorded it; `mean_single` is an ensemble's
+first member alone (the classifier itself where there is no ensemble).
 
 """
 

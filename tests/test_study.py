@@ -29,6 +29,7 @@ from scripts.study import (
     stage_seconds,
     stop_lingering_workers,
     summarise,
+    unmeasured_presets,
 )
 from tests.conftest import REPO
 from tests.repo import make_preset_repo, sh
@@ -69,6 +70,17 @@ def test_a_configuration_is_classified_from_its_preset_or_its_history() -> None:
     assert classifier_of("sweep-recipe-h100-lenet") == "lenet"  # history.csv's overrides
     with pytest.raises(ValueError, match="no-such-config.*history"):
         classifier_of("no-such-config")  # unknown: an error, not a guess from the name
+
+
+def test_the_presets_without_rows_are_listed_with_what_they_are() -> None:
+    rows = pd.DataFrame(
+        {"dataset": ["mnist", "fashion-mnist"], "n_per_class": [100, 100],
+         "config": ["protocol", "fewshot-unnormalised"]}
+    )  # fmt: skip
+    listed = unmeasured_presets(rows)
+    assert "`protocol`" not in listed  # it has a row in the preset table
+    assert "- `fewshot-select`: The few-shot CGAN, keeping the best 1 in 4" in listed
+    assert "`fewshot-unnormalised`: " in listed and "fashion-mnist at 100 per class" in listed
 
 
 def test_summary_is_over_subsets() -> None:
