@@ -10,10 +10,11 @@ report/report.md opens with what a reviewer needs, in this order:
 2. a change of machine between base and head, with the spread measured across machines;
 3. one table: real-test accuracy per training source, mixed minus real and the generator's
    label fidelity, recall and FID, at base and head, with each accuracy's 95% interval from
-   the test-set size and each change labelled against the run-to-run spread the study
-   measured for this configuration (docs/results/study.csv), or against test-set noise;
+   the test-set size and each change labelled against the larger of test-set noise and the
+   run-to-run spread the study measured for this configuration (docs/results/study.csv),
+   the limit printed beside it;
 
-then, collapsed, the full `dvc metrics diff` and `dvc params diff`, and a few plots as PNG.
+then, collapsed, the metrics that changed, `dvc params diff`, and a few plots as PNG.
 Every file it reads is committed (`cache: false`), so it works on a fresh clone with no DVC
 cache and no remote. `cml comment update report/report.md` posts it (.github/workflows/).
 """
@@ -213,15 +214,26 @@ class Spread:
     config: str
     runs: int
     subsets: int
-    machines: int
+    machines: list[str]  # short names: "AMX CPU", "H100", ...
     sd: dict[str, float]
     across_machines: float | None  # sd of the same subset's accuracy between machines
 
     def describe(self) -> str:
-        where = f"{self.subsets} random subsets"
-        if self.machines > 1:
-            where += f" on {self.machines} machines"
-        return f"`{self.config}`, {self.runs} runs ({where})"
+        return (
+            f"`{self.config}`, {self.runs} runs on {self.subsets} random subsets "
+            f"({', '.join(self.machines)})"
+        )
+
+    def limit(self, key: str) -> float | None:
+        """The largest change between two runs of this configuration 95% of the time: a
+        difference of two runs has sd √2 sd, and sd itself is estimated from `runs` runs
+        (so Student's t, not 1.96: with three runs the limit is 2.2 times wider)."""
+        from scipy import stats
+
+        sd = self.sd.get(key)
+        if sd is None or math.isnan(sd) or self.runs < 2:
+            return None
+        return float(stats.t.ppf(0.975, self.runs - 1)) * math.sqrt(2) * sd
 
 
 def study_spread(params: dict[str, Any], machine: str | None) -> Spread | None:
@@ -245,6 +257,11 @@ def study_spread(params: dict[str, Any], machine: str | None) -> Spread | None:
     sd = {s: float(wide[s].std()) for s in paths.SOURCES if s in wide.columns}
     if {"mixed", "real"} <= set(wide.columns):
         sd["mixed − real"] = float((wide["mixed"] - wide["real"]).std())
+    generator = rows[rows["source"] == "synthetic"]
+    for key, _, _ in GENERATOR_ROWS:
+        column = f"generator_{key}"
+        if column in generator and generator[column].notna().sum() > 1:
+            sd[key] = float(generator[column].std())
     across = None
     by_subset = rows.groupby(["source", "subset_seed"])["test_accuracy"]
     pairs = by_subset.std()[by_subset.count() > 1]
@@ -254,30 +271,43 @@ def study_spread(params: dict[str, Any], machine: str | None) -> Spread | None:
         config=config,
         runs=len(wide),
         subsets=rows["subset_seed"].nunique(),
-        machines=rows["machine"].nunique(),
+        machines=sorted({machine_name(m) for m in rows["machine"]}),
         sd=sd,
         across_machines=across,
     )
 
 
-def verdict(change: float, sd: float | None, binomial_sd: float) -> str:
-    """A change between two runs against the spread of a difference of two runs (sqrt 2 sd)."""
-    if sd is not None and not math.isnan(sd):
-        limit = Z95 * math.sqrt(2) * sd
-        return (
-            "within run-to-run spread" if abs(change) <= limit else "**beyond run-to-run spread**"
-        )
-    limit = Z95 * binomial_sd
-    return "within test-set noise" if abs(change) <= limit else "**beyond test-set noise**"
+def machine_name(machine: str | None) -> str:
+    from study import machine_name as short
+
+    return short(machine) if machine else "an unrecorded machine"
+
+
+def verdict(
+    change: float, spread_limit: float | None, noise_limit: float | None, points: bool = True
+) -> str:
+    """A change between two runs against the larger of two limits, printed beside it: the
+    run-to-run spread the study measured (Spread.limit) and the test-set noise of the two
+    accuracies (1.96 × the binomial sd of their difference). A change inside test-set noise
+    is never called beyond the spread, however small the spread measured."""
+    limits = {"run-to-run spread": spread_limit, "test-set noise": noise_limit}
+    known = {name: limit for name, limit in limits.items() if limit is not None}
+    if not known:
+        return ""
+    name, limit = max(known.items(), key=lambda item: item[1])
+    within = abs(change) <= limit
+    word = "within" if within else "**beyond**"
+    shown = f"±{100 * limit:.2f} pt" if points else f"±{limit:.1f}"
+    return f"{word} {name} ({shown})"
 
 
 # --- 3. the report ----------------------------------------------------------------------
 
 ROW_NAMES = {"real": "real only", "synthetic": "synthetic only", "mixed": "mixed"}
 GENERATOR_ROWS = (
-    ("label_fidelity", "label fidelity", "pct"),
-    ("recall", "recall", "num"),
-    ("fid", "FID, judge features (lower better)", "num"),
+    ("label_fidelity", "label fidelity (higher better)", "pct"),
+    ("recall", "recall (higher better)", "pct"),
+    ("fid", "FID, judge features (lower better)", "fid"),
 )
 
 
@@ -292,41 +322,64 @@ def accuracy_cell(value: float | None, n: int) -> str:
     return f"{100 * value:.2f}% ({100 * low:.1f}–{100 * high:.1f})"
 
 
+def binomial_limit(a: float, n_a: int, b: float, n_b: int) -> float:
+    """1.96 × the sd of the difference of two accuracies measured on n_a and n_b images."""
+    return Z95 * math.sqrt(a * (1 - a) / n_a + b * (1 - b) / n_b)
+
+
+def test_images(side: Side, source: str) -> int:
+    return side.test_images.get(source) or 10000
+
+
+def generator_cell(value: float | None, kind: str, side: Side) -> str:
+    if value is None:
+        return "—"
+    if kind == "fid":
+        reference = side.generator.get("fid_real_subset")
+        return f"{value:.1f}" + (f" (real: {reference:.1f})" if reference is not None else "")
+    return pct(value)
+
+
 def key_table(base: Side, head: Side, spread: Spread | None) -> list[str]:
     lines = ["| result | base | head | change | |", "|:--|--:|--:|--:|:--|"]
     for source, name in ROW_NAMES.items():
         a, b = base.accuracy.get(source), head.accuracy.get(source)
-        n = head.test_images.get(source) or base.test_images.get(source) or 10000
+        n_a, n_b = test_images(base, source), test_images(head, source)
         change, label = "", ""
         if a is not None and b is not None:
             change = f"{100 * (b - a):+.2f} pt"
-            noise = math.sqrt(a * (1 - a) / n + b * (1 - b) / n)
-            label = verdict(b - a, spread.sd.get(source) if spread else None, noise)
+            noise = binomial_limit(a, n_a, b, n_b)
+            label = verdict(b - a, spread.limit(source) if spread else None, noise)
         lines.append(
-            f"| {name} | {accuracy_cell(a, n)} | {accuracy_cell(b, n)} | {change} | {label} |"
+            f"| {name} | {accuracy_cell(a, n_a)} | {accuracy_cell(b, n_b)} | {change} | {label} |"
         )
     gaps = []
     for side in (base, head):
         acc = side.accuracy
         gaps.append(acc["mixed"] - acc["real"] if {"mixed", "real"} <= set(acc) else None)
     change, label = "", ""
-    if None not in gaps:
+    if gaps[0] is not None and gaps[1] is not None:
         change = f"{100 * (gaps[1] - gaps[0]):+.2f} pt"
-        n = head.test_images.get("real") or 10000
-        label = verdict(
-            gaps[1] - gaps[0],
-            spread.sd.get("mixed − real") if spread else None,
-            math.sqrt(2) * math.sqrt(2 * 0.25 / n),  # unpaired, conservative
-        )
+        # Four accuracies, treated as independent at their worst (p = 0.5): conservative.
+        n_a, n_b = test_images(base, "real"), test_images(head, "real")
+        noise = math.sqrt(2) * binomial_limit(0.5, n_a, 0.5, n_b)
+        label = verdict(gaps[1] - gaps[0], spread.limit("mixed − real") if spread else None, noise)
     cells = ["—" if g is None else f"{100 * g:+.2f} pt" for g in gaps]
     lines.append(f"| mixed − real | {cells[0]} | {cells[1]} | {change} | {label} |")
     for key, name, kind in GENERATOR_ROWS:
         a, b = base.generator.get(key), head.generator.get(key)
-        fmt = pct if kind == "pct" else (lambda v: "—" if v is None else f"{v:.3f}")
-        change = ""
+        change, label = "", ""
         if a is not None and b is not None:
-            change = f"{100 * (b - a):+.2f} pt" if kind == "pct" else f"{b - a:+.3f}"
-        lines.append(f"| {name} | {fmt(a)} | {fmt(b)} | {change} | |")
+            change = f"{b - a:+.1f}" if kind == "fid" else f"{100 * (b - a):+.2f} pt"
+            noise = None
+            if key == "label_fidelity":  # the judge's verdicts on every generated image
+                n_a, n_b = (side.generator.get("n_generated") or 10000 for side in (base, head))
+                noise = binomial_limit(a, n_a, b, n_b)
+            label = verdict(b - a, spread.limit(key) if spread else None, noise, kind != "fid")
+        lines.append(
+            f"| {name} | {generator_cell(a, kind, base)} | {generator_cell(b, kind, head)} "
+            f"| {change} | {label} |"
+        )
     return lines
 
 
@@ -340,10 +393,15 @@ def describe_run(side: Side) -> str:
     )
 
 
+def short_commit(rev: str) -> str:
+    return run("git", "rev-parse", "--short", rev).strip()
+
+
 def header(
     rev: str, base: Side, head: Side, stale: dict[str, list[str]], spread: Spread | None
 ) -> list[str]:
-    lines = [f"# Pipeline report: this branch vs `{rev}`\n"]
+    title = f"head (this branch, {short_commit('HEAD')}) vs base (`{rev}`, {short_commit(rev)})"
+    lines = [f"# Pipeline report: {title}\n"]
     if stale:
         lines += [
             "> [!CAUTION]",
@@ -374,17 +432,35 @@ def header(
     return lines
 
 
-def footnotes(spread: Spread | None) -> list[str]:
+def footnotes(spread: Spread | None, head: Side) -> list[str]:
     notes = [
         "Accuracies are on the real test set, which no model trained on; in brackets the 95% "
-        "Wilson interval from the number of test images."
+        "Wilson interval from the number of test images. Each change is judged against the "
+        "larger of two limits, printed beside it: test-set noise (binomial) and, where the "
+        "study measured this configuration, its run-to-run spread."
     ]
     if spread:
-        sds = ", ".join(f"{k} {100 * v:.2f}" for k, v in spread.sd.items())
-        notes.append(
-            f"Run-to-run spread (sd, points) measured by the study for {spread.describe()}: "
-            f"{sds}. A change is beyond it when larger than 1.96 × √2 × sd."
+        names = {key: name.split(" (")[0] for key, name, _ in GENERATOR_ROWS}
+        sds = ", ".join(
+            f"{names.get(k, k)} {v:.1f}" if k == "fid" else f"{names.get(k, k)} {100 * v:.2f} pt"
+            for k, v in spread.sd.items()
         )
+        notes.append(
+            f"Run-to-run spread (sd) measured by the study for {spread.describe()}: {sds}. "
+            f"The limit is t({spread.runs - 1}) × √2 × sd: a difference of two runs, with the "
+            "sd estimated from few runs."
+        )
+        if head.params.get("data", {}).get("subset") != "random":
+            notes.append(
+                "The study's runs are on random subsets and this one is not, so its spread "
+                "includes how much the subset itself moves the results: a retrained run on the "
+                "same subset usually moves less."
+            )
+        if machine_name(head.machine) not in spread.machines:
+            notes.append(
+                f"Head ran on {machine_name(head.machine)}, where the study did not run this "
+                "configuration: another CPU is another training, so read the limits as rough."
+            )
     else:
         notes.append(
             "The study has not measured this configuration's run-to-run spread, so changes "
@@ -412,8 +488,9 @@ def plots_section(rev: str, out: Path) -> list[str]:
     for title in CHARTS:
         for i, entry in enumerate(e for e in data.get(title, []) if e["type"] == "vega"):
             png = out / f"chart-{len(lines)}-{i}.png"
-            png.write_bytes(vl_convert.vegalite_to_png(entry["content"], scale=1.5))
-            lines.append(f"**{title}**\n\n![{title}]({png.name})\n")
+            spec = base_then_head(entry["content"], rev)
+            png.write_bytes(vl_convert.vegalite_to_png(spec, scale=1.5))
+            lines.append(f"![{title}]({png.name})\n")  # the chart carries its own title
     images = [("CGAN samples, last epoch", last_sample_grid)]
     images += [
         (
@@ -427,6 +504,11 @@ def plots_section(rev: str, out: Path) -> list[str]:
         if path is None:
             continue
         cells = []
+        if git_blob(rev, path) is not None and git_blob(rev, path) == git_blob(None, path):
+            name = f"both-{path.as_posix().replace('/', '-')}"
+            (out / name).write_bytes(git_blob(None, path))
+            lines += [f"**{title}** (unchanged)\n", f"![{title}]({name})\n"]
+            continue
         for label, source_rev in (("base", rev), ("head", None)):
             blob = git_blob(source_rev, path)
             if blob is None:
@@ -438,6 +520,17 @@ def plots_section(rev: str, out: Path) -> list[str]:
             cells.append(f"{label} (`{which}`):\n\n![{title}, {label}]({name})\n")
         lines += [f"**{title}**\n", *cells]
     return lines
+
+
+def base_then_head(spec: dict[str, Any], rev: str) -> dict[str, Any]:
+    """`dvc plots diff`'s chart with its revisions named as in the table (`workspace` is
+    head) and base's rows first, so that base is drawn above (or left of) head."""
+    values = [
+        {**v, "rev": "head" if v.get("rev") == "workspace" else f"base ({rev})"}
+        for v in spec["data"]["values"]
+    ]
+    values.sort(key=lambda v: v["rev"] == "head")  # stable: base first, each in its order
+    return {**spec, "data": {**spec["data"], "values": values}}
 
 
 def last_sample_grid() -> Path | None:
@@ -465,6 +558,13 @@ def check_inputs(rev: str) -> None:
         )
 
 
+def diff_table(markdown: str, nothing: str) -> str:
+    """A `dvc ... diff --md` table, or `nothing` when it has no row below its header (dvc
+    prints the header alone when nothing changed)."""
+    rows = [line for line in markdown.strip().splitlines() if line.startswith("|")]
+    return markdown.strip() if len(rows) > 2 else nothing
+
+
 def build_report(rev: str, out: Path) -> tuple[Path, dict[str, list[str]]]:
     check_inputs(rev)
     stale = find_stale()
@@ -473,14 +573,14 @@ def build_report(rev: str, out: Path) -> tuple[Path, dict[str, list[str]]]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    metrics = run("dvc", "metrics", "diff", rev, "--md", "--all").strip() or "No metric changed."
-    params = run("dvc", "params", "diff", rev, "--md").strip() or "No param changed."
+    metrics = diff_table(run("dvc", "metrics", "diff", rev, "--md"), "No metric changed.")
+    params = diff_table(run("dvc", "params", "diff", rev, "--md"), "No param changed.")
     lines = [
         *header(rev, base, head, stale, spread),
         *key_table(base, head, spread),
         "",
-        *footnotes(spread),
-        *details("Every metric (<code>dvc metrics diff</code>)", metrics),
+        *footnotes(spread, head),
+        *details("Every metric that changed (<code>dvc metrics diff</code>)", metrics),
         *details("Params (<code>dvc params diff</code>)", params),
         *details("Plots", "\n".join(plots_section(rev, out))),
     ]

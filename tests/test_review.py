@@ -55,11 +55,17 @@ def test_report_works_on_a_fresh_clone_and_opens_with_the_results(fresh_clone) -
     text = (clone / "report/report.md").read_text()
     assert "Stale" not in text and "stale" not in result.stderr
     table = text[text.index("| result |") :].split("\n\n")[0]
-    for row in ("real only", "synthetic only", "mixed", "mixed − real", "label fidelity"):
+    for row in ("real only", "synthetic only", "mixed", "mixed − real"):
         assert f"| {row} |" in table
+    for row in ("label fidelity (higher better)", "recall (higher better)", "FID, judge"):
+        assert f"| {row}" in table
     # Each accuracy with its 95% interval, and a change labelled against its noise.
     assert re.search(r"\| real only \| \d+\.\d\d% \(\d+\.\d–\d+\.\d\) \|", table)
-    assert "test-set noise" in table  # the tiny config has no run-to-run spread measured
+    # The tiny config has no run-to-run spread measured: test-set noise, its limit printed.
+    assert re.search(
+        r"\| real only \|.*\| (within|\*\*beyond\*\*) test-set noise \(±\d+\.\d\d pt\) \|", table
+    )
+    assert re.search(r"^# Pipeline report: head \(this branch, [0-9a-f]{7,}\) vs base", text)
     # Everything else is collapsed below the table.
     assert text.index("| result |") < text.index("<details>")
     assert "| n_per_class " in text and "| 3 " in text and "| 4 " in text
@@ -141,11 +147,38 @@ def test_wilson_interval_matches_its_formula_and_shrinks_with_more_images() -> N
     assert report.wilson(1.0, 50)[1] == pytest.approx(1.0)
 
 
-def test_a_change_is_judged_against_the_spread_of_a_difference() -> None:
-    assert report.verdict(0.010, sd=0.005, binomial_sd=0.001) == "within run-to-run spread"
-    assert "beyond run-to-run" in report.verdict(0.020, sd=0.005, binomial_sd=0.001)
-    assert report.verdict(0.001, sd=None, binomial_sd=0.001) == "within test-set noise"
-    assert "beyond test-set noise" in report.verdict(0.003, sd=None, binomial_sd=0.001)
+def test_a_change_is_judged_against_the_larger_limit_which_it_prints() -> None:
+    assert report.verdict(0.010, 0.015, 0.002) == "within run-to-run spread (±1.50 pt)"
+    assert report.verdict(0.020, 0.015, 0.002) == "**beyond** run-to-run spread (±1.50 pt)"
+    assert report.verdict(0.001, None, 0.002) == "within test-set noise (±0.20 pt)"
+    assert report.verdict(0.003, None, 0.002).startswith("**beyond** test-set noise")
+    # A spread measured smaller than test-set noise cannot call a noise-sized change real.
+    assert report.verdict(0.003, 0.001, 0.004) == "within test-set noise (±0.40 pt)"
+    assert report.verdict(12.0, 30.0, None, points=False) == "within run-to-run spread (±30.0)"
+    assert report.verdict(0.5, None, None) == ""
+
+
+def test_the_spread_limit_is_a_difference_of_two_runs_with_the_sd_from_few_runs() -> None:
+    spread = report.Spread("x", runs=3, subsets=3, machines=["AMX CPU"], sd={"real": 0.002},
+                           across_machines=None)  # fmt: skip
+    assert spread.limit("real") == pytest.approx(4.303 * 2**0.5 * 0.002, rel=1e-3)  # t(2)
+    many = report.Spread("x", 31, 31, ["AMX CPU"], {"real": 0.002}, None)
+    assert many.limit("real") < spread.limit("real") / 2  # t(30) is near 1.96
+    assert spread.limit("synthetic") is None
+
+
+def test_charts_name_base_and_head_and_draw_base_first() -> None:
+    spec = {"data": {"values": [{"rev": "workspace", "v": 1}, {"rev": "main", "v": 2}]}}
+    values = report.base_then_head(spec, "main")["data"]["values"]
+    assert [(v["rev"], v["v"]) for v in values] == [("base (main)", 2), ("head", 1)]
+
+
+def test_a_diff_with_only_its_header_says_nothing_changed() -> None:
+    header = "| Path | Param | HEAD | workspace | Change |\n|---|---|---|---|---|\n"
+    assert report.diff_table(header, "No param changed.") == "No param changed."
+    row = header + "| params.yaml | n_per_class | 3 | 4 | 1 |\n"
+    assert report.diff_table(row, "No param changed.") == row.strip()
+    assert report.diff_table("", "No metric changed.") == "No metric changed."
 
 
 # --- in a real browser ---------------------------------------------------------------------
