@@ -23,8 +23,11 @@ from typing import Any
 
 import yaml
 
+from fewshot import paths
+
 VENDOR = Path(__file__).resolve().parent / "vendor"
 SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+SOURCE_ORDER = {source: i for i, source in enumerate(paths.SOURCES)}
 SECTIONS = (
     "Accuracy on the real test set",
     "The generator's images",
@@ -63,7 +66,11 @@ def shown(plot_ids: list[str], titles: list[str], bare: list[str]) -> list[str]:
         if plot_id in order:
             return order[plot_id]
         parent = next((b for b in bare if plot_id.startswith(b.rstrip("/") + "/")), None)
-        return None if parent is None else order[parent] + 0.001
+        if parent is None:
+            return None
+        # A folder's files per training source in the pipeline's order (real, synthetic, mixed).
+        stem = Path(plot_id).stem
+        return order[parent] + 0.001 * (1 + SOURCE_ORDER.get(stem, len(SOURCE_ORDER)))
 
     kept = [(rank(p), p) for p in plot_ids if rank(p) is not None]
     return [p for _, p in sorted(kept)]
@@ -80,6 +87,19 @@ def dvc_plots(rev: str | None, out: Path) -> dict[str, list[dict[str, Any]]]:
     return payload.get("data") or {}
 
 
+def side_name(revision: str | None, rev: str) -> str:
+    return "head" if revision == "workspace" else f"base ({rev})"
+
+
+def base_then_head(spec: dict[str, Any], rev: str) -> dict[str, Any]:
+    """`dvc plots diff`'s chart with its revisions named as the report names them
+    (`workspace` is head) and base's rows first, so that base is drawn above (or left of)
+    head."""
+    values = [{**v, "rev": side_name(v.get("rev"), rev)} for v in spec["data"]["values"]]
+    values.sort(key=lambda v: v["rev"] == "head")  # stable: base first, each in its order
+    return {**spec, "data": {**spec["data"], "values": values}}
+
+
 def anchor(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -88,23 +108,32 @@ def image_caption(plot_id: str) -> str:
     match = re.search(r"epoch_0*(\d+)\.png$", plot_id)
     if match:
         return f"epoch {match.group(1)}"
+    if "misclassified" in plot_id:
+        return f"misclassified test images, trained on {Path(plot_id).stem}"
     return Path(plot_id).stem.replace("_", " ")
 
 
-def render(data: dict[str, list[dict[str, Any]]], ids: list[str], out: Path) -> str:
-    """The page's HTML: a contents list, then each section's charts and images."""
+def render(
+    data: dict[str, list[dict[str, Any]]], ids: list[str], out: Path, rev: str | None = None
+) -> str:
+    """The page's HTML: a contents list, then each section's charts and images; with `rev`,
+    base (`rev`) beside head (the workspace)."""
     charts, blocks = [], {s: [] for s in SECTIONS}
     for plot_id in ids:
         section = section_of(plot_id)
         for entry in data[plot_id]:
-            revision = ", ".join(entry.get("revisions", []))
             if entry["type"] == "vega":
                 div = f"chart-{len(charts)}"
-                charts.append((div, entry["content"]))
+                spec = base_then_head(entry["content"], rev) if rev else entry["content"]
+                charts.append((div, spec))
                 blocks[section].append(f'<figure class="chart" id="{div}"></figure>')
             elif entry["type"] == "image":
                 src = Path(entry["url"]).resolve().relative_to(out.resolve()).as_posix()
-                caption = html.escape(f"{image_caption(plot_id)} ({revision})")
+                caption = image_caption(plot_id)
+                if rev:  # a single revision needs no name
+                    sides = [side_name(r, rev) for r in entry["revisions"]]
+                    caption += f" ({', '.join(sides)})"
+                caption = html.escape(caption)
                 wide = "" if "epoch_" in plot_id else " wide"
                 blocks[section].append(
                     f'<figure class="image{wide}"><img src="{html.escape(src)}" alt="{caption}">'
@@ -132,7 +161,8 @@ figure.image:not(.wide) img {{ width: 260px; }} figure.image.wide img {{ width: 
 figcaption {{ font-size: .85rem; color: #444; }}
 </style>{scripts}</head>
 <body><h1>Plots</h1>
-<p>Every accuracy is measured on the real test set, which no model trained on.</p>
+<p>The first section's accuracies are on the real test set, which no model trained on; the
+training sections show each model's accuracy on its own training data.</p>
 <nav><ul>{contents}</ul></nav>{body}
 <script>
 for (const chart of {embed}) {{
@@ -153,7 +183,7 @@ def build(rev: str | None, out: Path) -> Path:
     if not ids:
         raise SystemExit("plots page: no plot has data yet: run `dvc repro` first")
     page = out / "index.html"
-    page.write_text(render(data, ids, out))
+    page.write_text(render(data, ids, out, rev))
     return page
 
 

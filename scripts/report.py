@@ -488,6 +488,8 @@ def plots_section(rev: str, out: Path) -> list[str]:
     for title in CHARTS:
         for i, entry in enumerate(e for e in data.get(title, []) if e["type"] == "vega"):
             png = out / f"chart-{len(lines)}-{i}.png"
+            from plots_page import base_then_head
+
             spec = base_then_head(entry["content"], rev)
             png.write_bytes(vl_convert.vegalite_to_png(spec, scale=1.5))
             lines.append(f"![{title}]({png.name})\n")  # the chart carries its own title
@@ -520,17 +522,6 @@ def plots_section(rev: str, out: Path) -> list[str]:
             cells.append(f"{label} (`{which}`):\n\n![{title}, {label}]({name})\n")
         lines += [f"**{title}**\n", *cells]
     return lines
-
-
-def base_then_head(spec: dict[str, Any], rev: str) -> dict[str, Any]:
-    """`dvc plots diff`'s chart with its revisions named as in the table (`workspace` is
-    head) and base's rows first, so that base is drawn above (or left of) head."""
-    values = [
-        {**v, "rev": "head" if v.get("rev") == "workspace" else f"base ({rev})"}
-        for v in spec["data"]["values"]
-    ]
-    values.sort(key=lambda v: v["rev"] == "head")  # stable: base first, each in its order
-    return {**spec, "data": {**spec["data"], "values": values}}
 
 
 def last_sample_grid() -> Path | None:

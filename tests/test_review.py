@@ -169,8 +169,15 @@ def test_the_spread_limit_is_a_difference_of_two_runs_with_the_sd_from_few_runs(
 
 def test_charts_name_base_and_head_and_draw_base_first() -> None:
     spec = {"data": {"values": [{"rev": "workspace", "v": 1}, {"rev": "main", "v": 2}]}}
-    values = report.base_then_head(spec, "main")["data"]["values"]
+    values = plots_page.base_then_head(spec, "main")["data"]["values"]
     assert [(v["rev"], v["v"]) for v in values] == [("base (main)", 2), ("head", 1)]
+
+
+def test_images_per_source_keep_the_pipelines_order_and_say_what_they_show() -> None:
+    folder = "plots/evaluate/misclassified"
+    ids = [f"{folder}/{source}.png" for source in ("mixed", "real", "synthetic")]
+    assert plots_page.shown(ids, [], [folder]) == [ids[1], ids[2], ids[0]]
+    assert plots_page.image_caption(ids[1]) == "misclassified test images, trained on real"
 
 
 def test_a_diff_with_only_its_header_says_nothing_changed() -> None:
