@@ -251,7 +251,7 @@ def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_imag
         [
             row("fewshot-cnn", 0.955, cgan_s=420.0),  # trained the CGAN
             row("fewshot-mlp", 0.887),  # restored it from the run cache
-            row("fewshot-4k-strong", 0.93, recall=0.6),  # no MLP twin ran: stays on its own
+            row("fewshot-4k-translation-strong", 0.93, recall=0.6),  # no MLP twin: on its own
             row("fewshot-4k", 0.85, recall=0.61),  # another generator's scores: not joined
             row("fewshot-strong-select", 0.964, recall=0.63),  # selection: other images
         ]
@@ -259,7 +259,7 @@ def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_imag
     table = generator_table(rows).set_index("config")
     assert sorted(table.index) == [
         "fewshot-4k",
-        "fewshot-4k-strong",
+        "fewshot-4k-translation-strong",
         "fewshot-mlp",
         "fewshot-strong-select",
     ]
@@ -267,11 +267,11 @@ def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_imag
     assert table.loc["fewshot-mlp", "synthetic_accuracy_mlp"] == 0.887
     assert table.loc["fewshot-mlp", "train_cgan_s"] == 420.0
     assert pd.isna(table.loc["fewshot-4k", "synthetic_accuracy"])
-    assert table.loc["fewshot-4k-strong", "synthetic_accuracy"] == 0.93
+    assert table.loc["fewshot-4k-translation-strong", "synthetic_accuracy"] == 0.93
     assert mlp_twin("fewshot-15k-strong-half") == "fewshot-15k"  # half real: the same images
     assert mlp_twin("fewshot-strong-select") is None
     assert mlp_twin("fewshot-mlp") is None
-    assert mlp_twin("fewshot-4k-strong") is None  # retired: no preset to compose
+    assert mlp_twin("fewshot-4k-translation-strong") is None  # retired: no preset to compose
 
 
 @pytest.mark.e2e
