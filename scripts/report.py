@@ -327,7 +327,7 @@ def binomial_limit(a: float, n_a: int, b: float, n_b: int) -> float:
     return Z95 * math.sqrt(a * (1 - a) / n_a + b * (1 - b) / n_b)
 
 
-def test_images(side: Side, source: str) -> int:
+def test_set_size(side: Side, source: str) -> int:
     return side.test_images.get(source) or 10000
 
 
@@ -344,7 +344,7 @@ def key_table(base: Side, head: Side, spread: Spread | None) -> list[str]:
     lines = ["| result | base | head | change | |", "|:--|--:|--:|--:|:--|"]
     for source, name in ROW_NAMES.items():
         a, b = base.accuracy.get(source), head.accuracy.get(source)
-        n_a, n_b = test_images(base, source), test_images(head, source)
+        n_a, n_b = test_set_size(base, source), test_set_size(head, source)
         change, label = "", ""
         if a is not None and b is not None:
             change = f"{100 * (b - a):+.2f} pt"
@@ -361,7 +361,7 @@ def key_table(base: Side, head: Side, spread: Spread | None) -> list[str]:
     if gaps[0] is not None and gaps[1] is not None:
         change = f"{100 * (gaps[1] - gaps[0]):+.2f} pt"
         # Four accuracies, treated as independent at their worst (p = 0.5): conservative.
-        n_a, n_b = test_images(base, "real"), test_images(head, "real")
+        n_a, n_b = test_set_size(base, "real"), test_set_size(head, "real")
         noise = math.sqrt(2) * binomial_limit(0.5, n_a, 0.5, n_b)
         label = verdict(gaps[1] - gaps[0], spread.limit("mixed − real") if spread else None, noise)
     cells = ["—" if g is None else f"{100 * g:+.2f} pt" for g in gaps]
