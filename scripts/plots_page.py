@@ -121,7 +121,8 @@ def render(
     charts, blocks = [], {s: [] for s in SECTIONS}
     for plot_id in ids:
         section = section_of(plot_id)
-        for entry in data[plot_id]:
+        # Base before head, as in the report (an image comes once per revision).
+        for entry in sorted(data[plot_id], key=lambda e: "workspace" in e.get("revisions", [])):
             if entry["type"] == "vega":
                 div = f"chart-{len(charts)}"
                 spec = base_then_head(entry["content"], rev) if rev else entry["content"]
