@@ -505,14 +505,14 @@ def plots_section(rev: str, out: Path) -> list[str]:
         path = locate()
         if path is None:
             continue
-        cells = []
-        if git_blob(rev, path) is not None and git_blob(rev, path) == git_blob(None, path):
+        blobs = {"base": git_blob(rev, path), "head": git_blob(None, path)}
+        if blobs["base"] is not None and blobs["base"] == blobs["head"]:
             name = f"both-{path.as_posix().replace('/', '-')}"
-            (out / name).write_bytes(git_blob(None, path))
+            (out / name).write_bytes(blobs["head"])
             lines += [f"**{title}** (unchanged)\n", f"![{title}]({name})\n"]
             continue
-        for label, source_rev in (("base", rev), ("head", None)):
-            blob = git_blob(source_rev, path)
+        cells = []
+        for label, blob in blobs.items():
             if blob is None:
                 cells.append(f"{label}: none\n")
                 continue

@@ -445,6 +445,11 @@ def machine_name(machine: str) -> str:
     return "AVX512 CPU" if "avx512" in machine else "AVX2 CPU" if "avx2" in machine else machine
 
 
+def headline_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows the preset table is made of: MNIST at 100 real images per class."""
+    return rows[(rows["dataset"] == "mnist") & (rows["n_per_class"] == 100)]
+
+
 def preset_table(rows: pd.DataFrame, paired: pd.DataFrame, names: tuple[str, ...]) -> str:
     """One row per preset in `names` with rows on MNIST at 100 per class: each source's mean
     +- sd over its runs, mixed - real with its 95% interval over subsets, the runs, machines
@@ -454,7 +459,7 @@ def preset_table(rows: pd.DataFrame, paired: pd.DataFrame, names: tuple[str, ...
         "| command |",
         "|:--|--:|--:|--:|--:|--:|:--|:--|",
     ]
-    at = rows[(rows["dataset"] == "mnist") & (rows["n_per_class"] == 100)]
+    at = headline_rows(rows)
     for preset in names:
         mine = at[at["config"] == preset]
         if mine.empty:
@@ -488,10 +493,10 @@ def preset_description(name: str, conf: Path = PRESETS_DIR) -> str:
 def unmeasured_presets(rows: pd.DataFrame) -> str:
     """The presets with no rows on MNIST at 100 per class (so no row in the preset table),
     each with its description and the rows it has elsewhere."""
-    at = rows[(rows["dataset"] == "mnist") & (rows["n_per_class"] == 100)]
+    measured = set(headline_rows(rows)["config"])
     items = []
     for preset in presets():
-        if preset in set(at["config"]):
+        if preset in measured:
             continue
         elsewhere = rows[rows["config"] == preset][["dataset", "n_per_class"]].drop_duplicates()
         where = ", ".join(f"{d} at {n} per class" for d, n in elsewhere.itertuples(index=False))
