@@ -85,7 +85,10 @@ def inspect(path: Path, width: int = 1280, screenshot: Path | None = None) -> di
                   charts: [...document.querySelectorAll('figure.chart')].map(f => {
                     const svg = f.querySelector('svg');
                     const marks = svg ? svg.querySelectorAll('path, rect, line, text').length : 0;
-                    return {id: f.id, width: svg ? svg.getBoundingClientRect().width : 0, marks};
+                    const width = svg ? svg.getBoundingClientRect().width : 0;
+                    const labels = svg ? [...svg.querySelectorAll('text')].map(t => t.textContent)
+                                       : [];
+                    return {id: f.id, width, marks, labels};
                   }),
                   images: [...document.images].map(i => ({src: i.getAttribute('src'),
                                                           naturalWidth: i.naturalWidth})),

@@ -100,6 +100,32 @@ def base_then_head(spec: dict[str, Any], rev: str) -> dict[str, Any]:
     return {**spec, "data": {**spec["data"], "values": values}}
 
 
+# What hides a channel's labels, by channel: with one revision, `rev` is a single value that
+# DVC names "workspace", which would otherwise appear as a legend, an axis or a header.
+HIDDEN = {
+    **{axis: {"axis": None} for axis in ("x", "y")},
+    **{facet: {"header": None} for facet in ("row", "column")},
+    **{key: {"legend": None} for key in ("color", "fill", "stroke", "strokeDash", "shape")},
+}
+
+
+def one_revision(spec: Any, channel: str | None = None) -> Any:
+    """The chart without the revision's labels: every channel keyed on `rev` keeps its field
+    (the marks stay where they are) but loses its legend, axis or header."""
+    if isinstance(spec, list):
+        return [one_revision(item) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    if spec.get("field") == "rev" and channel is not None:
+        return {**spec, "title": None, **HIDDEN[channel]} if channel in HIDDEN else spec
+    return {
+        key: value
+        if key == "data"
+        else one_revision(value, key if isinstance(value, dict) else None)
+        for key, value in spec.items()
+    }
+
+
 def anchor(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -125,7 +151,9 @@ def render(
         for entry in sorted(data[plot_id], key=lambda e: "workspace" in e.get("revisions", [])):
             if entry["type"] == "vega":
                 div = f"chart-{len(charts)}"
-                spec = base_then_head(entry["content"], rev) if rev else entry["content"]
+                spec = (
+                    base_then_head(entry["content"], rev) if rev else one_revision(entry["content"])
+                )
                 charts.append((div, spec))
                 blocks[section].append(f'<figure class="chart" id="{div}"></figure>')
             elif entry["type"] == "image":

@@ -173,6 +173,44 @@ def test_charts_name_base_and_head_and_draw_base_first() -> None:
     assert [(v["rev"], v["v"]) for v in values] == [("base (main)", 2), ("head", 1)]
 
 
+def test_a_single_revision_chart_keeps_its_marks_but_not_the_revisions_labels() -> None:
+    spec = {
+        "data": {"values": [{"rev": "workspace", "field": "rev"}]},
+        "encoding": {
+            "y": {"field": "rev", "type": "nominal"},
+            "color": {"field": "source", "title": "trained on"},
+            "strokeDash": {"field": "rev"},
+            "yOffset": {"field": "rev"},
+        },
+        "facet": {"column": {"field": "rev"}},
+    }
+    single = plots_page.one_revision(spec)
+    assert (
+        single["data"] == spec["data"] and single["encoding"]["color"] == spec["encoding"]["color"]
+    )
+    assert single["encoding"]["y"] == {
+        "field": "rev",
+        "type": "nominal",
+        "title": None,
+        "axis": None,
+    }
+    assert single["encoding"]["strokeDash"]["legend"] is None
+    assert single["encoding"]["yOffset"] == {"field": "rev"}
+    assert single["facet"]["column"]["header"] is None
+
+
+def test_confusion_matrices_are_normalised_over_the_actual_class() -> None:
+    # DVC's confusion_normalized divides each cell by the total of its y value.
+    plots = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+    confusion = [
+        next(iter(p.values()))
+        for p in plots
+        if isinstance(p, dict) and next(iter(p.values())).get("template") == "confusion_normalized"
+    ]
+    assert len(confusion) == 3
+    assert all(list(c["y"].values()) == ["actual"] and c["x"] == "predicted" for c in confusion)
+
+
 def test_images_per_source_keep_the_pipelines_order_and_say_what_they_show() -> None:
     folder = "plots/evaluate/misclassified"
     ids = [f"{folder}/{source}.png" for source in ("mixed", "real", "synthetic")]
@@ -210,6 +248,14 @@ def test_plots_page_draws_every_chart_and_image_offline(fresh_clone) -> None:
     html = (clone / "dvc_plots/index.html").read_text()
     assert "dvclive/train_cgan/plots/metrics/loss_d.tsv" not in html  # no raw duplicates
     assert ">y<" not in html and '"title": "y"' not in html
+    assert any("base (HEAD~1)" in chart["labels"] for chart in seen["charts"])
+
+    # One revision (`make plots`): nothing is named after DVC's "workspace".
+    sh(clone, *PLOTS_PAGE, env=env)
+    single = browser_check.inspect(clone / "dvc_plots/index.html")
+    assert single["console_errors"] == [] and len(single["charts"]) == len(seen["charts"])
+    labels = [label for chart in single["charts"] for label in chart["labels"]]
+    assert "workspace" not in labels and "predicted" in labels and "actual" in labels
 
 
 @needs_browser
