@@ -59,6 +59,7 @@ from fewshot import paths
 PRESETS_DIR = Path("conf/experiment")
 GRIDS_DIR = Path("conf/study")
 HISTORY = Path("docs/results/history.csv")
+DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as figures name them
 # The presets the README's table shows (the results page shows every preset with rows).
 HEADLINE = ("recipe", "fewshot-mlp", "fewshot-cnn", "chosen", "protocol")
 # The curves the results page compares against n_per_class: the MLP's and the strong CNN's.
@@ -639,7 +640,10 @@ def plot_curve_comparison(
                        capsize=3, ls=styles[preset], color=shade, mfc="white",
                        label=f"{CURVES[preset]} ({preset})")  # fmt: skip
     right.axhline(0, color="grey", lw=0.8)
-    left.set(ylabel=f"accuracy on the real {dataset} test set (%)", title="accuracy")
+    left.set(
+        ylabel=f"accuracy on the real {DATASET_TITLES.get(dataset, dataset)} test set (%)",
+        title="accuracy",
+    )
     right.set(ylabel="mixed − real, same subsets (points)", title="mixed − real, 95% CI")
     for ax in (left, right):
         ax.set(xscale="log", xlabel="real images per class")
@@ -771,7 +775,7 @@ def plot_curves(table: pd.DataFrame, out: Path, paired: pd.DataFrame | None = No
 
     written = []
     for dataset, data in table.groupby("dataset"):
-        label = f"accuracy on the real {dataset} test set (%)"
+        label = f"accuracy on the real {DATASET_TITLES.get(dataset, dataset)} test set (%)"
         configs = curve_configs(data)
         if configs:
             sizes = sorted(int(n) for n in data["n_per_class"].unique())
