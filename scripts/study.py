@@ -61,7 +61,7 @@ GRIDS_DIR = Path("conf/study")
 HISTORY = Path("docs/results/history.csv")
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as figures name them
 # The presets the README's table shows (the results page shows every preset with rows).
-HEADLINE = ("recipe", "fewshot-mlp", "fewshot-cnn", "chosen", "protocol")
+HEADLINE = ("recipe", "fewshot-mlp", "fewshot-cnn", "chosen", "protocol", "best")
 # The curves the results page compares against n_per_class: the MLP's and the strong CNN's.
 CURVES = {"fewshot-mlp": "MLP", "protocol": "strong CNN"}
 # What a grid file may set, and the flag each key stands for.
