@@ -446,6 +446,11 @@ def machine_name(machine: str) -> str:
     return "AVX512 CPU" if "avx512" in machine else "AVX2 CPU" if "avx2" in machine else machine
 
 
+def accuracy_label(dataset: str) -> str:
+    """The figures' accuracy axis, the dataset named as written."""
+    return f"accuracy on the real {DATASET_TITLES.get(dataset, dataset)} test set (%)"
+
+
 def headline_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows the preset table is made of: MNIST at 100 real images per class."""
     return rows[(rows["dataset"] == "mnist") & (rows["n_per_class"] == 100)]
@@ -640,10 +645,7 @@ def plot_curve_comparison(
                        capsize=3, ls=styles[preset], color=shade, mfc="white",
                        label=f"{CURVES[preset]} ({preset})")  # fmt: skip
     right.axhline(0, color="grey", lw=0.8)
-    left.set(
-        ylabel=f"accuracy on the real {DATASET_TITLES.get(dataset, dataset)} test set (%)",
-        title="accuracy",
-    )
+    left.set(ylabel=accuracy_label(dataset), title="accuracy")
     right.set(ylabel="mixed − real, same subsets (points)", title="mixed − real, 95% CI")
     for ax in (left, right):
         ax.set(xscale="log", xlabel="real images per class")
@@ -775,7 +777,7 @@ def plot_curves(table: pd.DataFrame, out: Path, paired: pd.DataFrame | None = No
 
     written = []
     for dataset, data in table.groupby("dataset"):
-        label = f"accuracy on the real {DATASET_TITLES.get(dataset, dataset)} test set (%)"
+        label = accuracy_label(dataset)
         configs = curve_configs(data)
         if configs:
             sizes = sorted(int(n) for n in data["n_per_class"].unique())

@@ -202,11 +202,8 @@ def test_a_single_revision_chart_keeps_its_marks_but_not_the_revisions_labels() 
 def test_confusion_matrices_are_normalised_over_the_actual_class() -> None:
     # DVC's confusion_normalized divides each cell by the total of its y value.
     plots = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
-    confusion = [
-        next(iter(p.values()))
-        for p in plots
-        if isinstance(p, dict) and next(iter(p.values())).get("template") == "confusion_normalized"
-    ]
+    definitions = [next(iter(p.values())) for p in plots if isinstance(p, dict)]
+    confusion = [d for d in definitions if d.get("template") == "confusion_normalized"]
     assert len(confusion) == 3
     assert all(list(c["y"].values()) == ["actual"] and c["x"] == "predicted" for c in confusion)
 
