@@ -44,7 +44,7 @@ from fewshot.gan_models import minibatch_stddev
 from fewshot.tensors import to_classifier_input, to_gan_input
 from fewshot.training import seeded_rng
 from fewshot.tta import view_count
-from scripts.compose_params import composed
+from fewshot_results.compose import composed
 from scripts.study import presets
 
 NETWORKS = ("cgan", "cnn")

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fewshot.augment import elastic_distort, random_affine
+from fewshot.augment import elastic_distort
+from fewshot.classifier_augment import training_view
 from fewshot.training import adam, batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -56,7 +57,7 @@ def train_classifier(
 ) -> None:
     """Cross-entropy over shuffled mini-batches: Adam at a constant rate, as the recipe trains
     its MLP, unless the config asks for weight decay (AdamW), a one-cycle schedule, label
-    smoothing, per-image random affine augmentation or elastic distortion (inputs in [0, 1],
+    smoothing, per-image training views (`training_view`) or elastic distortion (inputs in [0, 1],
     background 0).
 
     `cfg["steps"]` > 0 is a budget in optimiser steps, whatever the number of images, so a
@@ -88,8 +89,7 @@ def train_classifier(
                 losses = losses[:step]
                 break
             x = images[idx]
-            if cfg.get("augment"):
-                x = random_affine(x, rng)
+            x = training_view(x, cfg, rng)
             if cfg.get("elastic"):
                 x = elastic_distort(x, rng)
             logits = model(x)

@@ -184,7 +184,7 @@ def has_bf16(machine: str | None) -> bool:
 def matching_config(params: dict[str, Any], machine: str | None, names: list[str]) -> str | None:
     """The study configuration whose composed params equal `params`, apart from the subset
     drawn; `cgan.precision: auto` is what it resolves to on `machine`."""
-    from compose_params import composed, is_preset
+    from fewshot_results.compose import composed, is_preset
 
     mine = flatten(params)
     if mine.get("cgan.precision") == "auto" and machine and "CUDA" not in machine:

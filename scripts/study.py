@@ -52,6 +52,7 @@ import psutil
 import yaml
 
 from fewshot import paths
+from fewshot_results.shards import parse_shard, shard_points
 
 # Named configurations are the Hydra presets in conf/experiment/ (`-S experiment=<name>`); a
 # study grid is data in conf/study/<name>.yaml; names that experiments ran under before a
@@ -77,7 +78,7 @@ def presets(conf: Path = PRESETS_DIR) -> list[str]:
 def preset_params(name: str) -> dict[str, Any] | None:
     """The params `-S experiment=<name>` composes (from this project's conf/); None for a name
     that is not a preset (a retired one)."""
-    from compose_params import composed, is_preset
+    from fewshot_results.compose import composed, is_preset
 
     if not is_preset(name):
         return None
@@ -996,27 +997,6 @@ def stop_lingering_workers(workers: Path = WORKERS) -> list[int]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, TypeError, ValueError):
             continue
     return stopped
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """`K/N` (1 <= K <= N): the K-th of N slices of the grid."""
-    k, _, n = text.partition("/")
-    try:
-        shard = int(k), int(n)
-    except ValueError:
-        shard = (0, 0)
-    if not 1 <= shard[0] <= shard[1]:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected K/N with 1 <= K <= N, e.g. 2/3")
-    return shard
-
-
-def shard_points(points: list[tuple], shard: tuple[int, int] | None) -> list[tuple]:
-    """The shard's points: every N-th point of the sorted grid from the K-th, so each point
-    falls in exactly one shard, whichever machine computes it."""
-    if shard is None:
-        return points
-    k, n = shard
-    return [p for i, p in enumerate(sorted(points)) if i % n == k - 1]
 
 
 def check_remote(remote: str) -> None:

@@ -135,7 +135,7 @@ def test_few_shot_options_that_need_each_other() -> None:
 
 def composed(tmp_path: Path, *overrides: str) -> dict:
     """params.yaml as `dvc exp run -S ...` would compose it from conf/."""
-    from scripts.compose_params import compose
+    from fewshot_results.compose import compose
 
     out = tmp_path / "params.yaml"
     compose(list(overrides), out)
@@ -143,7 +143,7 @@ def composed(tmp_path: Path, *overrides: str) -> dict:
 
 
 def test_committed_params_are_the_composed_defaults(tmp_path: Path) -> None:
-    from scripts.compose_params import compose
+    from fewshot_results.compose import compose
 
     compose([], tmp_path / "params.yaml")
     assert (tmp_path / "params.yaml").read_text() == (REPO / "params.yaml").read_text(), (

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scripts.compose_params import composed
+from fewshot_results.compose import composed
 from scripts.study import HEADLINE, HISTORY, former_names, presets, retired_overrides
 from tests.conftest import REPO
 

@@ -2,7 +2,7 @@
 
 Trains the CGAN of the `cgan` preset (conf/cgan/) with the given overrides on a random subset
 of `n_per_class` TRAIN images per class, then scores 1,000 generated images per class against
-5,000 OTHER train images (500 per class outside the subset, research/held_out.py; the test
+5,000 OTHER train images (500 per class outside the subset, fewshot_results/held_out.py; the test
 split is never read, so settings chosen here are not tuned on it): label fidelity and features
 from the judge (models/judge.pt, `dvc repro train_judge`), recall/coverage, within-class
 diversity against the validation images', and a recipe MLP trained on the generated images
@@ -35,7 +35,7 @@ from fewshot.io import load_state
 from fewshot.quality import judge_outputs, prdc, within_class_diversity
 from fewshot.tensors import to_classifier_input, to_gan_input, to_uint8
 from fewshot.training import seeded_rng
-from research.held_out import SPLIT, held_out_indices
+from fewshot_results.held_out import SPLIT, held_out_indices
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 MLP_CFG = {"epochs": 10, "batch_size": 10, "lr": 1e-3}  # the recipe's classifier
@@ -59,7 +59,7 @@ def subset_and_held_out(
     labels: np.ndarray, n_per_class: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train-split indices of the random subset of `seed`, and of the held-out images to score
-    against (research/held_out.py: 500 per class outside the subset; the test split is never
+    against (fewshot_results/held_out.py: 500 per class outside the subset; the test split is never
     read)."""
     subset = select_subset(labels, n_per_class, "random", seed)
     return subset, held_out_indices(labels, subset)

@@ -2,7 +2,7 @@
 
 Draws 1,000 images per class from a trained few-shot generator and compares them with the real
 subset it was trained on (`data.subset=random`, the given seed), scored on 5,000 OTHER training
-images outside the subset (research/held_out.py; the test split is never read):
+images outside the subset (fewshot_results/held_out.py; the test split is never read):
 
 - pixel statistics: ink per image, share of exactly-black pixels, share of grey (0.02-0.5);
 - the recipe's MLP trained on the real subset, on the generated images, and on the generated
@@ -42,7 +42,7 @@ from fewshot.normalise import centre_of_mass, longer_side, normalise_class, real
 from fewshot.tensors import to_classifier_input
 from fewshot.training import seeded_rng
 from research.ablation.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
-from research.held_out import SPLIT
+from fewshot_results.held_out import SPLIT
 
 
 def pixel_stats(images: np.ndarray) -> dict[str, float]:

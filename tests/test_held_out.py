@@ -1,4 +1,4 @@
-"""research/held_out.py: the one validation split is balanced, outside the subset, the same
+"""fewshot_results/held_out.py: the one validation split is balanced, outside the subset, the same
 every run, and refuses a size the data cannot give."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from research.held_out import held_out_indices
+from fewshot_results.held_out import held_out_indices
 
 
 def test_the_split_is_balanced_outside_the_subset_and_the_same_every_run() -> None:

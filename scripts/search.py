@@ -1,0 +1,34 @@
+"""The real-only baseline search: candidate classifiers on real images alone, scored on
+held-out training images (never the test split); docs/results/search/<grid>.csv.
+
+    python scripts/search.py --grid baseline              # run what is missing, then summarise
+    python scripts/search.py --grid baseline --shard 1/2  # one of two lanes (or machines)
+    python scripts/search.py --grid baseline --plan       # list the points, run nothing
+    python scripts/search.py --grid baseline --summary    # the table from the rows alone
+"""
+
+import argparse
+
+from fewshot_results.search import ROWS_DIR, load_search, read_rows, run_search, summary
+from fewshot_results.shards import parse_shard, shard_points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--grid", default="baseline", help="conf/study/<grid>.yaml")
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N")
+    parser.add_argument("--plan", action="store_true", help="list the points only")
+    parser.add_argument("--summary", action="store_true", help="summarise the rows only")
+    args = parser.parse_args()
+    out = ROWS_DIR / f"{args.grid}.csv"
+    points = shard_points(load_search(args.grid), args.shard)
+    if args.plan:
+        print("\n".join(str(p) for p in points))
+        return
+    if not args.summary:
+        run_search(points, out)
+    print(summary(read_rows(out)).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
