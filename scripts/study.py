@@ -967,15 +967,17 @@ def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
     return rows
 
 
-def stage_env(jobs: int, environ: Mapping[str, str], cores: int) -> dict[str, str]:
-    """The queued stages' environment: the stage log and, with `jobs` experiments at a time,
-    the cores shared out among them as torch threads (unless OMP_NUM_THREADS is set). Small
-    networks scale badly across threads: on 2 cores, two few-shot CGANs at one thread each
-    train 1.3x faster than one after the other at two (docs/results.md)."""
-    env = {**environ, "FEWSHOT_RESOURCE_LOG": str(STAGE_LOG.resolve())}
-    if jobs > 1 and "OMP_NUM_THREADS" not in environ:
-        env["OMP_NUM_THREADS"] = str(max(1, cores // jobs))
-    return env
+def stage_env(jobs: int, environ: Mapping[str, str]) -> dict[str, str]:
+    """The queued stages' environment: the stage log, and how many experiments run side by
+    side ($FEWSHOT_JOBS), from which each stage takes its share of the CPUs as threads
+    (fewshot/threads.py; OMP_NUM_THREADS still wins). Small networks scale badly across
+    threads: on 2 cores, two few-shot CGANs at one thread each train 1.3x faster than one
+    after the other at two (docs/results.md)."""
+    return {
+        **environ,
+        "FEWSHOT_RESOURCE_LOG": str(STAGE_LOG.resolve()),
+        "FEWSHOT_JOBS": str(jobs),
+    }
 
 
 WORKERS = Path(".dvc/tmp/exps/celery")
@@ -1184,7 +1186,7 @@ def main() -> None:
     start = time.perf_counter()
     STAGE_LOG.parent.mkdir(parents=True, exist_ok=True)
     commands = {experiment_name(*p): queue_command(*p, tuple(args.set)) for p in todo}
-    env = stage_env(args.jobs, os.environ, os.cpu_count() or 1)
+    env = stage_env(args.jobs, os.environ)
     run_points(commands, args.jobs, env, args.remote)
     collect(args.out)
     minutes = (time.perf_counter() - start) / 60

@@ -52,3 +52,17 @@ def test_parallel_bench_prints_a_side_by_side_ratio_per_network() -> None:
         result.stdout,
         re.M,
     )
+
+
+def test_contention_bench_prints_a_slowdown_per_competitor_count() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.contention", "--steps", "2", "--settings", "project"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(
+        r"^\| project \| (\d+) \| (\d) \| ([\d.]+) \| ([\d.]+)x \|", result.stdout, re.M
+    )
+    assert [competitors for _, competitors, _, _ in rows] == ["0", "1", "2"]
+    assert rows[0][3] == "1.00" and all(float(s) > 0 for _, _, s, _ in rows)
+    assert "<= 1.7x" in result.stdout and "contention on " in result.stdout  # the machine

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fewshot import paths
+from fewshot.threads import usable_cpus
 from scripts.study import (
     ROW_COLUMNS,
     STAGE_LOG,
@@ -286,7 +286,7 @@ def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
     # two at a time through DVC's queue, the cores shared out between them
     log = [json.loads(line) for line in (repo / STAGE_LOG).read_text().splitlines()]
     threads = {r["torch_threads"] for r in log} - {None}  # None: a stage without torch
-    assert threads == {max(1, (os.cpu_count() or 1) // 2)}
+    assert threads == {max(1, usable_cpus() // 2)}
     rows = pd.read_csv(repo / "study/tiny.csv")
     assert set(rows["subset_seed"]) == {1, 2}
     rows = rows[rows["subset_seed"] == 1]
@@ -397,12 +397,10 @@ Worker status: 0 active, 0 idle
     assert parse_queue_status("Task  Name  Created  Status\n") == []
 
 
-def test_jobs_share_the_cores_out_as_torch_threads_unless_the_user_chose() -> None:
-    assert "OMP_NUM_THREADS" not in stage_env(1, {}, 2)  # one at a time: torch's default
-    assert stage_env(3, {}, 2)["OMP_NUM_THREADS"] == "1"
-    assert stage_env(2, {}, 16)["OMP_NUM_THREADS"] == "8"
-    assert stage_env(2, {"OMP_NUM_THREADS": "4"}, 16)["OMP_NUM_THREADS"] == "4"
-    assert stage_env(1, {}, 2)["FEWSHOT_RESOURCE_LOG"].endswith("study-stages.jsonl")
+def test_the_stages_learn_how_many_jobs_share_the_cpus() -> None:
+    assert stage_env(3, {})["FEWSHOT_JOBS"] == "3"  # fewshot/threads.py turns it into threads
+    assert stage_env(2, {"OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"  # the user's choice
+    assert stage_env(1, {})["FEWSHOT_RESOURCE_LOG"].endswith("study-stages.jsonl")
 
 
 def test_a_grid_is_data_and_flags_given_beside_it_win(capsys) -> None:

@@ -35,7 +35,7 @@ def test_the_spread_is_pooled_within_subsets_and_single_classifiers_are_left_out
 
 
 def test_the_committed_rows_give_the_cited_spread() -> None:
-    """docs/findings/generator.md: three strong CNNs per subset move by 0.066 points alone."""
+    """docs/findings/strong-cnn.md: three strong CNNs per subset move by 0.066 points alone."""
     out = subprocess.run(
         [sys.executable, "-m", "research.classifier_seed.member_spread"],
         check=True,

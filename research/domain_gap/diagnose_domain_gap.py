@@ -41,8 +41,8 @@ from fewshot.io import load_state
 from fewshot.normalise import centre_of_mass, longer_side, normalise_class, real_geometry
 from fewshot.tensors import to_classifier_input
 from fewshot.training import seeded_rng
-from research.ablation.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
 from fewshot_results.held_out import SPLIT
+from research.ablation.ablate_cgan import MLP_CFG, generate, preset, subset_and_held_out
 
 
 def pixel_stats(images: np.ndarray) -> dict[str, float]:

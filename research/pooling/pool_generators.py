@@ -59,8 +59,8 @@ from fewshot.ensemble import Ensemble, build, members_of  # noqa: E402
 from fewshot.io import load_state, save_state  # noqa: E402
 from fewshot.params import load_params  # noqa: E402
 from fewshot.tensors import to_classifier_input  # noqa: E402
-from research.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
 from fewshot_results.held_out import held_out_indices  # noqa: E402
+from research.experiments import cached, cached_dir, dvc_cache, experiment_lock  # noqa: E402
 
 # What must agree between the pooled experiments: the classifier sees the same real subset,
 # trains the same way and is scored on the same test set.
@@ -203,7 +203,8 @@ def scores(workspace: Path, source: str) -> dict:
 
 def held_out(workspace: Path, per_class: int) -> tuple[np.ndarray, np.ndarray]:
     """`per_class` training images of each class outside the real subset: the research tools'
-    one validation split (fewshot_results/held_out.py), for choosing settings without the test split."""
+    one validation split (fewshot_results/held_out.py), for choosing settings without the test
+    split."""
     images, labels = load_split(workspace / paths.RAW_DIR, "train")
     subset = load_subset(workspace / paths.SUBSET_FILE)[2]
     try:
