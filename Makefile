@@ -10,7 +10,7 @@ export MNIST_DIR
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro best test lint dag report plots screenshots bench params study protocol clean-venv
+.PHONY: setup repro best test lint dag report plots screenshots bench params study pages search protocol clean-venv
 REV ?= HEAD
 
 $(BIN)/.installed: pyproject.toml
@@ -67,11 +67,23 @@ bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # The study: every (preset, n_per_class, subset) point of a grid (conf/study/$(GRID).yaml) as a
-# queued DVC experiment, resumable; then docs/results/study.{csv,md} and one figure per dataset.
+# queued DVC experiment, resumable; then docs/results/study.{csv,md} and one figure per dataset
+# (`make pages` then writes the README's and results page's tables from them).
 # STUDY_ARGS narrows or overrides it (--help).
 GRID ?= default
 study: setup
 	$(BIN)/python scripts/study.py --grid $(GRID) $(STUDY_ARGS)
+
+# The README's and the results page's generated blocks from docs/results/study.csv, on purpose
+# (a study run never rewrites them); a test fails while they are stale.
+pages: setup
+	$(BIN)/python scripts/study.py --pages
+
+# The real-only baseline search (conf/study/$(SEARCH).yaml): candidate classifiers scored on
+# held-out training images, never the test split; docs/results/search/$(SEARCH).csv.
+SEARCH ?= baseline
+search: setup
+	$(BIN)/python scripts/search.py --grid $(SEARCH) $(SEARCH_ARGS)
 
 # The timed protocol: three subsets of 100 per class, the generator and three sources each,
 # three experiments side by side; prints its time.

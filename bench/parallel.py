@@ -45,7 +45,7 @@ from fewshot.tensors import to_classifier_input, to_gan_input
 from fewshot.training import seeded_rng
 from fewshot.tta import view_count
 from fewshot_results.compose import composed
-from scripts.study import presets
+from fewshot_results.registry import presets
 
 NETWORKS = ("cgan", "cnn")
 WARM_UP_STEPS = 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import struct
 from pathlib import Path
 
@@ -12,6 +13,15 @@ import pytest
 from fewshot.data import SPLIT_FILES, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    """A command-line tool of scripts/ as a module, to test its argument handling (the tools
+    are thin: everything else is tested in the packages they import)."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:
@@ -54,3 +64,15 @@ def tiny_source(tmp_path: Path) -> tuple[Path, Path]:
     """(folder of four .gz IDX files, their checksum file)."""
     folder = tmp_path / "source"
     return folder, write_dataset(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_results(tmp_path_factory) -> tuple[Path, dict, str]:
+    """The tiny pipeline after one `dvc repro`, committed, with that run's output: built once
+    per session; each test module works on its own copy (tests/repo.py: copy_repo)."""
+    from tests.repo import commit, make_tiny_repo, sh
+
+    repo, env = make_tiny_repo(tmp_path_factory.mktemp("tiny-results"))
+    output = sh(repo, "dvc", "repro", env=env).stdout
+    commit(repo, "tiny pipeline with results")
+    return repo, env, output

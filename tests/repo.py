@@ -78,6 +78,18 @@ def make_tiny_repo(root: Path, params: dict | None = None) -> tuple[Path, dict]:
     return repo, env
 
 
+def copy_repo(repo: Path, dest: Path) -> Path:
+    """A copy of a repository, git history, DVC cache and workspace alike, without DVC's
+    machine-local state (.dvc/tmp: locks, indexes), so tests can change it independently."""
+    shutil.copytree(
+        repo,
+        dest,
+        symlinks=True,
+        ignore=lambda folder, names: ["tmp"] if Path(folder).name == ".dvc" else [],
+    )
+    return dest
+
+
 def make_preset_repo(root: Path) -> tuple[Path, dict]:
     """A tiny repository that composes params.yaml from conf/ as `dvc exp run -S` does."""
     repo, env = make_tiny_repo(root)

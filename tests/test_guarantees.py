@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from fewshot.data import SPLIT_FILES, load_image_folder, load_subset
-from scripts.study import WORKERS, stop_lingering_workers
+from fewshot_results.experiments import WORKERS, stop_lingering_workers
 from tests.conftest import REPO, write_idx
-from tests.repo import commit, make_tiny_repo, sh
+from tests.repo import commit, copy_repo, sh
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +28,10 @@ def lock_hashes(repo: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, dict]:
-    repo, env = make_tiny_repo(tmp_path_factory.mktemp("guarantees"))
-    sh(repo, "dvc", "repro", env=env)
-    commit(repo, "tiny pipeline with results")
-    return repo, env
+def built(tiny_results, tmp_path_factory) -> tuple[Path, dict]:
+    """A copy of the tiny pipeline after one `dvc repro`, committed."""
+    repo, env, _ = tiny_results
+    return copy_repo(repo, tmp_path_factory.mktemp("guarantees") / "repo"), env
 
 
 # --- leakage -----------------------------------------------------------------------------

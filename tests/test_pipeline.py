@@ -15,6 +15,7 @@ from tests.repo import (
     N_TEST,
     TINY,
     commit,
+    copy_repo,
     make_preset_repo,
     make_repo,
     make_tiny_repo,
@@ -46,17 +47,16 @@ def declared_outputs(repo: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def reproduced(tiny_repo) -> tuple[Path, dict, str]:
-    """The tiny pipeline after one `dvc repro`, with that run's output."""
-    repo, env = tiny_repo
-    return repo, env, sh(repo, "dvc", "repro", env=env).stdout
+def reproduced(tiny_results, tmp_path_factory) -> tuple[Path, dict, str]:
+    """A copy of the tiny pipeline after one `dvc repro` (committed), with that run's output."""
+    repo, env, output = tiny_results
+    return copy_repo(repo, tmp_path_factory.mktemp("pipeline") / "repo"), env, output
 
 
 @pytest.fixture(scope="module")
 def experimented(reproduced) -> tuple[Path, dict, str]:
-    """The baseline committed, then `dvc exp run -S n_per_class=4`, with that run's output."""
+    """Then `dvc exp run -S n_per_class=4` on top of the committed results, with its output."""
     repo, env, _ = reproduced
-    commit(repo, "baseline results")
     return repo, env, sh(repo, "dvc", "exp", "run", "-S", "n_per_class=4", env=env).stdout
 
 
@@ -143,9 +143,8 @@ def test_test_time_augmentation_turns_off_and_only_evaluation_reruns(experimente
     assert "shifted views" not in (repo / "metrics/summary.md").read_text()
 
 
-def test_each_stage_depends_only_on_its_params(tiny_repo) -> None:
-    repo, env = tiny_repo
-    sh(repo, "dvc", "repro", env=env)
+def test_each_stage_depends_only_on_its_params(tiny_results, tmp_path) -> None:
+    repo, env = copy_repo(tiny_results[0], tmp_path / "repo"), tiny_results[1]
     assert json.loads(sh(repo, "dvc", "status", "--json", env=env).stdout) == {}
     original = (repo / "params.yaml").read_text()
     try:

@@ -1,6 +1,6 @@
 """Named configurations: every preset in conf/experiment/ composes, validates and stays exactly
 what it was when a result cited it (a changed recipe is a new preset); every configuration a
-study row names is a preset, or a name the history table retired."""
+study row names is a preset, or a name the registry (conf/registry.yaml) retired."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from fewshot_results.compose import composed
-from scripts.study import HEADLINE, HISTORY, former_names, presets, retired_overrides
+from fewshot_results.registry import (
+    REGISTRY,
+    former_names,
+    headline,
+    presets,
+    registry,
+    retired_overrides,
+)
 from tests.conftest import REPO
 
 PRESETS = presets(REPO / "conf/experiment")
@@ -92,7 +99,7 @@ def test_every_preset_composes_validates_and_is_pinned(preset: str) -> None:
 
 
 def test_a_pinned_preset_is_never_deleted_and_the_default_is_the_recipe() -> None:
-    assert set(PINNED) == set(PRESETS) and set(HEADLINE) <= set(PRESETS)
+    assert set(PINNED) == set(PRESETS) and set(headline()) <= set(PRESETS)
     assert composed([]) == composed(["cgan=recipe", "classifier=mlp"])  # params.yaml: the recipe
 
 
@@ -104,14 +111,15 @@ def test_the_protocol_is_the_chosen_configuration_cut_to_time() -> None:
     assert fast == full
 
 
-def test_every_configuration_a_row_names_is_a_preset_or_in_the_history() -> None:
-    history = pd.read_csv(REPO / HISTORY, keep_default_na=False)
-    retired = set(history.loc[history["now"] == "", "name"])
+def test_every_configuration_a_row_names_is_a_preset_or_in_the_registry() -> None:
+    entries = registry(REPO / REGISTRY)
+    retired = set(entries["retired"])
     assert not retired & set(PRESETS), "a retired name is a preset again"
-    assert set(former_names(REPO / HISTORY).values()) <= set(PRESETS)
-    assert not set(former_names(REPO / HISTORY)) & set(PRESETS), "a former name is a preset"
-    for _, entry in history[history["now"] == ""].iterrows():
-        assert entry["defined_at"] and entry["overrides"].startswith("-S "), entry["name"]
+    assert set(former_names(REPO / REGISTRY).values()) <= set(PRESETS)
+    assert not set(former_names(REPO / REGISTRY)) & set(PRESETS), "a former name is a preset"
+    for name, entry in entries["retired"].items():
+        assert entry["defined_at"] and str(entry["overrides"]).startswith("-S "), name
+    assert set(entries["headline"]) <= set(PRESETS) and set(entries["curves"]) <= set(PRESETS)
     rows = pd.read_csv(REPO / "docs/results/study.csv")
     assert set(rows["config"]) <= set(PRESETS) | retired
 
@@ -129,9 +137,9 @@ def test_grids_name_only_presets() -> None:
 
 
 def test_every_retired_configuration_s_overrides_compose_and_validate_today() -> None:
-    """The history table says each retired configuration in today's params: its overrides must
+    """The registry says each retired configuration in today's params: its overrides must
     still name real keys and allowed values (`-S a=b` as `dvc exp run` takes them)."""
-    retired = retired_overrides(REPO / HISTORY)
+    retired = retired_overrides(REPO / REGISTRY)
     assert retired
     for overrides in retired.values():
         composed(overrides)  # load_params validates every key and value

@@ -16,7 +16,7 @@ import yaml
 
 from scripts import browser_check, plots_page, report
 from tests.conftest import REPO
-from tests.repo import commit, make_tiny_repo, sh
+from tests.repo import commit, copy_repo, sh
 
 pytestmark = pytest.mark.e2e
 REPORT = (sys.executable, str(REPO / "scripts/report.py"))
@@ -30,12 +30,10 @@ def set_param(repo: Path, key: str, value: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def fresh_clone(tmp_path_factory) -> tuple[Path, dict]:
+def fresh_clone(tiny_results, tmp_path_factory) -> tuple[Path, dict]:
     """A fresh clone of a repository whose last two commits each hold a run's results."""
     root = tmp_path_factory.mktemp("review")
-    repo, env = make_tiny_repo(root)
-    sh(repo, "dvc", "repro", env=env)
-    commit(repo, "base results")
+    repo, env = copy_repo(tiny_results[0], root / "repo"), tiny_results[1]  # the base results
     set_param(repo, "n_per_class", 4)
     sh(repo, "dvc", "repro", env=env)
     commit(repo, "head results: n_per_class 4")

@@ -11,27 +11,26 @@ import pytest
 
 from fewshot import paths
 from fewshot.threads import usable_cpus
-from scripts.study import (
-    ROW_COLUMNS,
+from fewshot_results.experiments import (
     STAGE_LOG,
-    classifier_of,
     experiment_name,
     experiments,
-    former_names,
-    generator_table,
-    merge_rows,
-    mlp_twin,
-    parse_args,
     parse_name,
     parse_queue_status,
-    rows_from_experiment,
     stage_env,
-    stage_seconds,
     stop_lingering_workers,
-    summarise,
-    unmeasured_presets,
 )
-from tests.conftest import REPO
+from fewshot_results.pages import unmeasured_presets
+from fewshot_results.registry import classifier_of, former_names, mlp_twin
+from fewshot_results.rows import (
+    ROW_COLUMNS,
+    generator_table,
+    merge_rows,
+    rows_from_experiment,
+    stage_seconds,
+)
+from fewshot_results.stats import summarise
+from tests.conftest import REPO, load_script
 from tests.repo import make_preset_repo, sh
 
 
@@ -51,24 +50,27 @@ def test_experiment_names_round_trip(point) -> None:
 
 
 def test_an_experiment_run_under_a_former_name_is_tabulated_under_its_preset(tmp_path) -> None:
-    history = tmp_path / "history.csv"
-    history.write_text("name,now,commits\nfewshot,fewshot-mlp,abc\nold-thing,,def\n")
-    assert former_names(history) == {"fewshot": "fewshot-mlp"}  # a retired name maps nowhere
-    assert former_names(tmp_path / "missing.csv") == {}
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(
+        "former:\n  fewshot: {now: fewshot-mlp, commits: abc}\n"
+        "retired:\n  old-thing: {overrides: -S seed=1, defined_at: def}\n"
+    )
+    assert former_names(registry) == {"fewshot": "fewshot-mlp"}  # a retired name maps nowhere
+    assert former_names(tmp_path / "missing.yaml") == {}
     exp = {
         "name": "study-mnist-fewshot-10k-cover-strong-half-narrow-n100-s4",
         "baseline": "e92ccfe",
         "data": {"metrics": {paths.eval_metrics("real").as_posix(): {"data": {"accuracy": 0.9}}}},
     }
     rows = rows_from_experiment(exp)
-    assert [r["config"] for r in rows] == ["protocol"]  # docs/results/history.csv
+    assert [r["config"] for r in rows] == ["protocol"]  # conf/registry.yaml
     assert rows[0]["experiment"] == exp["name"]  # the record keeps the name it ran under
 
 
-def test_a_configuration_is_classified_from_its_preset_or_its_history() -> None:
+def test_a_configuration_is_classified_from_its_preset_or_the_registry() -> None:
     assert classifier_of("protocol") == "strong"  # conf/experiment/protocol.yaml
-    assert classifier_of("sweep-recipe-h100-lenet") == "lenet"  # history.csv's overrides
-    with pytest.raises(ValueError, match="no-such-config.*history"):
+    assert classifier_of("sweep-recipe-h100-lenet") == "lenet"  # the registry's overrides
+    with pytest.raises(ValueError, match="no-such-config.*conf/registry.yaml"):
         classifier_of("no-such-config")  # unknown: an error, not a guess from the name
 
 
@@ -314,7 +316,7 @@ def test_study_queues_runs_and_tabulates_then_resumes(tmp_path) -> None:
 
 
 def test_figures_draw_curves_only_where_there_is_a_curve(tmp_path) -> None:
-    from scripts.study import plot_curves
+    from fewshot_results.figures import plot_curves
 
     def rows(config: str, sizes: list[int]) -> list[dict]:
         return [
@@ -341,12 +343,9 @@ def test_figures_draw_curves_only_where_there_is_a_curve(tmp_path) -> None:
 
 
 def test_the_strong_cnn_and_mlp_curves_compare_mixed_minus_real_per_size(tmp_path) -> None:
-    from scripts.study import (
-        curve_answer,
-        curve_table,
-        paired_differences,
-        plot_curve_comparison,
-    )
+    from fewshot_results.figures import plot_curve_comparison
+    from fewshot_results.pages import curve_answer, curve_table
+    from fewshot_results.stats import paired_differences
 
     def rows(config: str, n: int, gains: list[float]) -> list[dict]:
         out = []
@@ -404,6 +403,7 @@ def test_the_stages_learn_how_many_jobs_share_the_cpus() -> None:
 
 
 def test_a_grid_is_data_and_flags_given_beside_it_win(capsys) -> None:
+    parse_args = load_script("study").parse_args
     args = parse_args(["--protocol"])  # conf/study/protocol.yaml
     expected = (["protocol"], [100], [1, 2, 3], 3)
     assert (args.presets, args.n_per_class, args.seeds, args.jobs) == expected
@@ -439,7 +439,7 @@ def test_lingering_queue_workers_are_stopped_and_nothing_else(tmp_path) -> None:
 
 
 def test_paired_difference_is_per_subset_with_a_t_interval_and_an_honest_verdict() -> None:
-    from scripts.study import paired_differences
+    from fewshot_results.stats import paired_differences
 
     def rows(config: str, gaps: list[float], machine: str = "cpu-a") -> list[dict]:
         return [
@@ -477,7 +477,7 @@ def test_paired_difference_is_per_subset_with_a_t_interval_and_an_honest_verdict
 
 
 def test_shards_split_the_grid_exactly_once_whatever_the_order() -> None:
-    from scripts.study import parse_shard, shard_points
+    from fewshot_results.shards import parse_shard, shard_points
 
     grid = [("mnist", c, n, s) for c in ("recipe", "fewshot") for n in (10, 100) for s in (1, 2, 3)]
     shards = [shard_points(grid, (k, 3)) for k in (1, 2, 3)]
@@ -558,7 +558,8 @@ def test_bad_shard_or_remote_ends_in_one_line_before_any_experiment(tmp_path, ar
 
 
 def test_the_docs_tables_are_generated_from_the_committed_rows() -> None:
-    from scripts.study import GENERATED_PAGES, paired_differences, results_page
+    from fewshot_results.pages import GENERATED_PAGES, results_page
+    from fewshot_results.stats import paired_differences
 
     rows = pd.read_csv(REPO / "docs/results/study.csv")
     paired = paired_differences(rows)
