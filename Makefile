@@ -67,14 +67,14 @@ bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # The study: every (preset, n_per_class, subset) point of a grid (conf/study/$(GRID).yaml) as a
-# queued DVC experiment, resumable; then docs/results/study.{csv,md} and one figure per dataset
+# queued DVC experiment, resumable; then docs/results/study/study.{csv,md} and one figure per dataset
 # (`make pages` then writes the README's and results page's tables from them).
 # STUDY_ARGS narrows or overrides it (--help).
 GRID ?= default
 study: setup
 	$(BIN)/python scripts/study.py --grid $(GRID) $(STUDY_ARGS)
 
-# The README's and the results page's generated blocks from docs/results/study.csv, on purpose
+# The README's and the results page's generated blocks from docs/results/study/study.csv, on purpose
 # (a study run never rewrites them); a test fails while they are stale.
 pages: setup
 	$(BIN)/python scripts/study.py --pages

@@ -213,7 +213,8 @@ def runs_text(subsets: int, runs: int) -> str:
 
 STUDY_TABLE_HEADER = """# The study: every configuration
 
-Generated from the rows beside this file by `python scripts/study.py --tabulate-only`.
+Generated from the rows beside this file by `python scripts/study.py --tabulate-only`
+(`make pages` writes the README's and the results page's tables from the same rows).
 Accuracy on the real test set as a fraction (0.9885 is 98.85%): `mean`, `std`, `min` and `max`
 over `runs` (on `subsets` distinct subsets; for the retired runs on the first-100 subset,
 `conf/registry.yaml` says so, distinct seeds); `mean_tta` averages 9 shifted views of

@@ -35,7 +35,7 @@ from fewshot.data import fetch_dataset, load_split, select_subset
 from fewshot.device import machine_summary
 from fewshot.ensemble import member_seed
 from fewshot.tensors import to_classifier_input
-from fewshot.training import seeded_rng
+from fewshot.training import seeded_rng, total_steps
 from fewshot_results.compose import CONF, composed
 from fewshot_results.held_out import PER_CLASS, held_out_indices
 
@@ -130,28 +130,32 @@ def train_split(dataset: str, data_dir: Path = DATA_DIR) -> tuple[np.ndarray, np
     return load_split(raw, "train")
 
 
-def run_point(point: Point, images: np.ndarray, labels: np.ndarray, commit: str) -> dict[str, Any]:
-    """Train the point's classifier on its real subset; score it on the held-out split."""
+def run_point(
+    point: Point,
+    images: np.ndarray,
+    labels: np.ndarray,
+    commit: str,
+    held_out_per_class: int = PER_CLASS,
+) -> dict[str, Any]:
+    """Train the point's classifier on its real subset (train-split `images`, `labels`); score
+    it on the held-out images of the same split."""
     params = point_params(point)
     cfg = params["classifier"]
     subset = select_subset(labels, point.n_per_class, "random", point.subset_seed)
-    held = held_out_indices(labels, subset)
+    held = held_out_indices(labels, subset, held_out_per_class)
     device = torch.device("cpu")
     x, y = to_classifier_input(images[subset]), torch.from_numpy(labels[subset])
     rng = seeded_rng(member_seed(params["seed"], 0), device)  # as the pipeline's classifier
     model = build_classifier(cfg["arch"])
     started = time.perf_counter()
-    with tqdm(
-        desc=f"{point.dataset} n{point.n_per_class} {point.classifier} s{point.subset_seed}",
-        unit="epoch",
-        leave=False,
-    ) as bar:
+    name = f"{point.dataset} n{point.n_per_class} {point.classifier} s{point.subset_seed}"
+    with tqdm(desc=name, total=total_steps(len(x), cfg)[1], unit="epoch", leave=False) as bar:
         train_classifier(model, x, y, cfg, rng, on_epoch=lambda *_: bar.update())
     train_s = time.perf_counter() - started
     predicted = predict(model, to_classifier_input(images[held]), 1000)
     accuracy = (predicted == torch.from_numpy(labels[held])).float().mean().item()
     return {
-        **{k: v for k, v in asdict(point).items()},
+        **asdict(point),
         "validation_accuracy": round(accuracy, 6),
         "validation_images": len(held),
         "steps": cfg["steps"],

@@ -1,5 +1,5 @@
 """The run-to-run spread the study measured for the configuration a run used: which preset
-its params are, and the sd of each number over that preset's rows (docs/results/study.csv)."""
+its params are, and the sd of each number over that preset's rows (docs/results/study/study.csv)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fewshot_results.machines import has_bf16, machine_name
 from fewshot_results.rows import GENERATOR_SCORES
 from fewshot_results.stats import Spread
 
-STUDY_ROWS = Path("docs/results/study.csv")
+STUDY_ROWS = Path("docs/results/study/study.csv")
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

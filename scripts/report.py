@@ -11,7 +11,7 @@ report/report.md opens with what a reviewer needs, in this order:
 3. one table: real-test accuracy per training source, mixed minus real and the generator's
    label fidelity, recall and FID, at base and head, with each accuracy's 95% interval from
    the test-set size and each change labelled against the larger of test-set noise and the
-   run-to-run spread the study measured for this configuration (docs/results/study.csv),
+   run-to-run spread the study measured for this configuration (docs/results/study/study.csv),
    the limit printed beside it;
 
 then, collapsed, the metrics that changed, `dvc params diff`, and a few plots as PNG.

@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "any machine pushed are not run again, each finished batch is pushed "
         "(`dvc exp push --run-cache`), and --collect-only first pulls them all",
     )
-    parser.add_argument("--out", type=Path, default=Path("docs/results/study"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results/study/study"))
     parser.add_argument("--plan", action="store_true", help="print the queue commands only")
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument(

@@ -5,7 +5,7 @@ and prints a markdown table: wall time per stage (process start, imports and I/O
 included), peak host RSS and peak GPU memory per stage, the total and the no-op time.
 These are the numbers the README reports, with the machine they ran on.
 
-    python scripts/time_stages.py [--out docs/results/cpu/timings.md]
+    python scripts/time_stages.py [--out docs/results/bench/cpu/timings.md]
 """
 
 from __future__ import annotations

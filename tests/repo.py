@@ -59,6 +59,10 @@ def make_repo(root: Path, data_dir: Path, params: dict) -> tuple[Path, dict]:
     sh(repo, "git", "config", "user.name", "test")
     sh(repo, "dvc", "init", "-q", env=env)
     shutil.copytree(REPO / ".dvc/plots", repo / ".dvc/plots")  # dvc.yaml's plot templates
+    # `dvc plots show` offline: the page template and the vendored scripts it loads
+    shutil.copy(REPO / ".dvc/plots-page.html", repo / ".dvc/plots-page.html")
+    shutil.copytree(REPO / "fewshot_results/vendor", repo / "fewshot_results/vendor")
+    sh(repo, "dvc", "config", "plots.html_template", "plots-page.html", env=env)
     return repo, env
 
 

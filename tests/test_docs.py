@@ -65,10 +65,10 @@ INTERVAL = re.compile(r"([+\-−]\d+\.\d\d) to ([+\-−]\d+\.\d\d)")
 
 def test_every_interval_the_readme_and_results_page_type_comes_from_the_rows() -> None:
     """A verdict's 95% interval, typed in prose, is one the study computed from the committed
-    rows (docs/results/study-paired.csv): rerunning the tabulation cannot leave it stale."""
+    rows (docs/results/study/study-paired.csv): rerunning the tabulation cannot leave it stale."""
     import pandas as pd
 
-    paired = pd.read_csv(REPO / "docs/results/study-paired.csv")
+    paired = pd.read_csv(REPO / "docs/results/study/study-paired.csv")
     computed = {
         (f"{100 * low:+.2f}", f"{100 * high:+.2f}")
         for low, high in zip(paired["ci_low"], paired["ci_high"], strict=True)

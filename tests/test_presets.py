@@ -120,7 +120,7 @@ def test_every_configuration_a_row_names_is_a_preset_or_in_the_registry() -> Non
     for name, entry in entries["retired"].items():
         assert entry["defined_at"] and str(entry["overrides"]).startswith("-S "), name
     assert set(entries["headline"]) <= set(PRESETS) and set(entries["curves"]) <= set(PRESETS)
-    rows = pd.read_csv(REPO / "docs/results/study.csv")
+    rows = pd.read_csv(REPO / "docs/results/study/study.csv")
     assert set(rows["config"]) <= set(PRESETS) | retired
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts import browser_check, plots_page, report
+from fewshot_results import browser as browser_check
+from fewshot_results import plots_page, report, stale, stats
 from tests.conftest import REPO
 from tests.repo import commit, copy_repo, sh
 
@@ -127,40 +128,42 @@ def test_stale_stages_count_code_and_params_but_not_missing_data() -> None:
         }
     }
     fresh_clone_status = {"b": [{"changed deps": {"data/a": "deleted"}}]}
-    assert report.stale_stages(fresh_clone_status, lock) == {}
+    assert stale.stale_stages(fresh_clone_status, lock) == {}
     edited = {
         "a": [{"changed deps": {"src.py": "modified", "params.yaml": {"n": "modified"}}}],
         "b": [{"changed deps": {"data/a": "deleted"}}],
     }
-    assert report.stale_stages(edited, lock) == {
+    assert stale.stale_stages(edited, lock) == {
         "a": ["param n modified", "src.py modified"],
         "b": ["after a"],
     }
 
 
 def test_wilson_interval_matches_its_formula_and_shrinks_with_more_images() -> None:
-    low, high = report.wilson(0.9, 10_000)
+    low, high = stats.wilson(0.9, 10_000)
     assert low == pytest.approx(0.8940, abs=1e-4) and high == pytest.approx(0.9057, abs=1e-4)
-    assert report.wilson(0.9, 100)[1] - report.wilson(0.9, 100)[0] > high - low
-    assert report.wilson(1.0, 50)[1] == pytest.approx(1.0)
+    assert stats.wilson(0.9, 100)[1] - stats.wilson(0.9, 100)[0] > high - low
+    assert stats.wilson(1.0, 50)[1] == pytest.approx(1.0)
 
 
 def test_a_change_is_judged_against_the_larger_limit_which_it_prints() -> None:
-    assert report.verdict(0.010, 0.015, 0.002) == "within run-to-run spread (±1.50 pt)"
-    assert report.verdict(0.020, 0.015, 0.002) == "**beyond** run-to-run spread (±1.50 pt)"
-    assert report.verdict(0.001, None, 0.002) == "within test-set noise (±0.20 pt)"
-    assert report.verdict(0.003, None, 0.002).startswith("**beyond** test-set noise")
+    assert stats.change_verdict(0.010, 0.015, 0.002) == "within run-to-run spread (±1.50 pt)"
+    assert stats.change_verdict(0.020, 0.015, 0.002) == "**beyond** run-to-run spread (±1.50 pt)"
+    assert stats.change_verdict(0.001, None, 0.002) == "within test-set noise (±0.20 pt)"
+    assert stats.change_verdict(0.003, None, 0.002).startswith("**beyond** test-set noise")
     # A spread measured smaller than test-set noise cannot call a noise-sized change real.
-    assert report.verdict(0.003, 0.001, 0.004) == "within test-set noise (±0.40 pt)"
-    assert report.verdict(12.0, 30.0, None, points=False) == "within run-to-run spread (±30.0)"
-    assert report.verdict(0.5, None, None) == ""
+    assert stats.change_verdict(0.003, 0.001, 0.004) == "within test-set noise (±0.40 pt)"
+    assert (
+        stats.change_verdict(12.0, 30.0, None, points=False) == "within run-to-run spread (±30.0)"
+    )
+    assert stats.change_verdict(0.5, None, None) == ""
 
 
 def test_the_spread_limit_is_a_difference_of_two_runs_with_the_sd_from_few_runs() -> None:
-    spread = report.Spread("x", runs=3, subsets=3, machines=["AMX CPU"], sd={"real": 0.002},
+    spread = stats.Spread("x", runs=3, subsets=3, machines=["AMX CPU"], sd={"real": 0.002},
                            across_machines=None)  # fmt: skip
     assert spread.limit("real") == pytest.approx(4.303 * 2**0.5 * 0.002, rel=1e-3)  # t(2)
-    many = report.Spread("x", 31, 31, ["AMX CPU"], {"real": 0.002}, None)
+    many = stats.Spread("x", 31, 31, ["AMX CPU"], {"real": 0.002}, None)
     assert many.limit("real") < spread.limit("real") / 2  # t(30) is near 1.96
     assert spread.limit("synthetic") is None
 
@@ -251,6 +254,20 @@ def test_plots_page_draws_every_chart_and_image_offline(fresh_clone) -> None:
     assert single["console_errors"] == [] and len(single["charts"]) == len(seen["charts"])
     labels = [label for chart in single["charts"] for label in chart["labels"]]
     assert "workspace" not in labels and "predicted" in labels and "actual" in labels
+
+
+@needs_browser
+def test_dvc_plots_show_renders_offline_with_the_vendored_scripts(fresh_clone) -> None:
+    """DVC's own command, through .dvc/plots-page.html (`plots.html_template`), no CDN."""
+    clone, env = fresh_clone
+    sh(clone, "dvc", "plots", "show", env=env)
+    html = (clone / "dvc_plots/index.html").read_text()
+    assert "cdn" not in html.lower() and "../fewshot_results/vendor/vega.min.js" in html
+    views = html.count("vegaEmbed(")
+    seen = browser_check.inspect(clone / "dvc_plots/index.html", vega_views=views)
+    assert views >= 10 and seen["vega_views"] >= views
+    assert seen["console_errors"] == [] and seen["blocked_requests"] == []
+    assert seen["images"] and all(i["naturalWidth"] > 0 for i in seen["images"])
 
 
 @needs_browser

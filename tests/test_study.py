@@ -561,11 +561,11 @@ def test_the_docs_tables_are_generated_from_the_committed_rows() -> None:
     from fewshot_results.pages import GENERATED_PAGES, results_page
     from fewshot_results.stats import paired_differences
 
-    rows = pd.read_csv(REPO / "docs/results/study.csv")
+    rows = pd.read_csv(REPO / "docs/results/study/study.csv")
     paired = paired_differences(rows)
     for page in GENERATED_PAGES:
         text = (REPO / page).read_text()
         assert "<!-- table:presets -->" in text or "<!-- table:all-presets -->" in text
         assert results_page(rows, paired, REPO / page) == text, (
-            f"{page}'s tables are stale: python scripts/study.py --tabulate-only"
+            f"{page}'s tables are stale: make pages"
         )

@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--n-per-class", type=int, default=100)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--strong", action="store_true", help="also score the strong CNN")
-    parser.add_argument("--out", type=Path, default=Path("docs/results/ablation.csv"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results/ablation/ablation.csv"))
     parser.add_argument("--save-generator", type=Path, help="also save the (EMA) generator here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -7,7 +7,7 @@ Reads what `evaluate` committed into each experiment (`metrics/evaluate/<source>
     python -m research.class_errors.class_errors \
         study-mnist-fewshot-15k-strong-select-half-n100-s{1,2,3}
     python -m research.class_errors.class_errors EXP... --source synthetic --top 6 --out \
-        docs/results/errors
+        docs/results/class_errors/errors
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ images with different seeds, so their spread within one subset is the classifier
 the spread of the subsets' means is the choice of images on top. Reads the study's rows
 (`test_accuracy_members`) and prints both per configuration, source and size.
 
-    python -m research.classifier_seed.member_spread [--rows docs/results/study.csv]
+    python -m research.classifier_seed.member_spread [--rows docs/results/study/study.csv]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def member_spread(rows: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=Path, default=Path("docs/results/study.csv"))
+    parser.add_argument("--rows", type=Path, default=Path("docs/results/study/study.csv"))
     args = parser.parse_args()
     if not args.rows.is_file():
         raise SystemExit(f"error: --rows {args.rows}: no such file (the study's CSV)")

@@ -158,7 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exp", help="a DVC experiment's generator (default: the workspace's)")
     parser.add_argument("--draws", type=int, default=4000, help="images drawn per class")
-    parser.add_argument("--out", type=Path, default=Path("docs/results/coverage"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results/coverage/coverage"))
     parser.add_argument("--marked-class", type=int, help="the class of the --marked images")
     parser.add_argument(
         "--noise-scale", type=float, help="sample as generate.noise_scale (default: the params')"

@@ -7,7 +7,7 @@ from 20 fresh batches ("standing statistics", BigGAN), and train mode one image 
 (the source's loop: BatchNorm over a batch of one). For each: label fidelity by the judge and
 within-class diversity in the judge's features and in pixels. No test data is read.
 
-    python -m research.generator.diagnose_generator [--out docs/results/diagnosis.csv]
+    python -m research.generator.diagnose_generator [--out docs/results/generator/diagnosis.csv]
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ real subset only (no test data, no generator).
 
     python -m research.instances.instance_neighbourhoods --exp \
         study-mnist-fewshot-15k-ic-strong-half-n100-s2 \
-        --class 7 --out docs/results/crossed-7s-s2
+        --class 7 --out docs/results/instances/crossed-7s-s2
     python -m research.instances.instance_neighbourhoods --exp ... --class 7 --marked 2 12 23 \
         --out ...
 """
@@ -122,7 +122,7 @@ def main() -> None:
         "--k", type=int, nargs="+", default=[5, 10], help="neighbours, itself included"
     )
     parser.add_argument("--dim", type=int, default=32, help="principal components")
-    parser.add_argument("--out", type=Path, default=Path("docs/results/neighbourhoods"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results/instances/neighbourhoods"))
     args = parser.parse_args()
     if args.exp:
         _, (subset,) = experiment_files(args.exp, [("subsample", paths.SUBSET_FILE)])

@@ -328,7 +328,9 @@ def main() -> None:
         default=500,
         help="held-out training images per class to score on besides the test set (0: none)",
     )
-    parser.add_argument("--out", type=Path, default=Path("docs/results/pooled-generators.csv"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs/results/pooling/pooled-generators.csv")
+    )
     args = parser.parse_args()
     exit_on_sigterm()
     if args.ensemble and (args.set or args.members or len(args.exp) < 2):

@@ -1,0 +1,87 @@
+"""The real-only baseline search: grids checked before any work, points run once (resumable
+across lanes), scored on held-out training images only, and a choice per dataset and size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fewshot_results import search
+from fewshot_results.search import Point, append_row, done_keys, load_search, read_rows, summary
+from tests.conftest import REPO, tiny_split
+
+
+def test_the_committed_grid_names_classifier_presets_and_runs_first_subsets_first() -> None:
+    points = load_search("baseline", REPO / "conf/study")
+    assert points == sorted(points) and points[0].subset_seed == 1
+    firsts = [p for p in points if p.subset_seed == 1]
+    assert points[: len(firsts)] == firsts  # every candidate's first subset before any second
+    assert {p.dataset for p in points} == {"mnist", "fashion-mnist"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("presets: [recipe]\n", "expected a `search:` list"),
+        (
+            "search:\n  - {dataset: mnist, n_per_class: [10], seeds: [1]}\n",
+            "missing \\['classifiers'\\]",
+        ),
+        (
+            "search:\n  - {dataset: mnist, n_per_class: [10], seeds: [1], classifiers: [nope]}\n",
+            "no classifier preset conf/classifier/nope.yaml",
+        ),
+    ],
+)
+def test_a_bad_grid_ends_in_one_line_naming_the_file(tmp_path: Path, text: str, message: str):
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(SystemExit, match=message):
+        load_search("bad", tmp_path)
+    with pytest.raises(SystemExit, match="no .*missing.yaml"):
+        load_search("missing", tmp_path)
+
+
+def test_a_point_trains_on_its_subset_and_scores_on_held_out_images_only() -> None:
+    images, labels = tiny_split(20, seed=1)
+    point = Point(subset_seed=1, dataset="mnist", n_per_class=3, classifier="mlp")
+    row = search.run_point(point, images, labels, "abc1234", held_out_per_class=5)
+    assert row["validation_images"] == 50 and 0.0 <= row["validation_accuracy"] <= 1.0
+    assert row["classifier"] == "mlp" and row["commit"] == "abc1234" and row["train_s"] >= 0
+    assert set(row) == set(search.COLUMNS)
+
+
+def test_rows_append_under_a_lock_and_finished_points_are_skipped(tmp_path, monkeypatch) -> None:
+    out = tmp_path / "search.csv"
+    points = [Point(1, "mnist", 10, "strong"), Point(1, "mnist", 10, "strong-mild")]
+    ran = []
+
+    def fake(point: Point, *_args) -> dict:
+        ran.append(point)
+        return {**dict(zip(search.COLUMNS, [point.dataset, point.n_per_class, point.classifier,
+                                            point.subset_seed, 0.9, 5000, 10, 1.0, 1, "cpu",
+                                            "abc"], strict=True))}  # fmt: skip
+
+    monkeypatch.setattr(search, "run_point", fake)
+    monkeypatch.setattr(search, "train_split", lambda dataset: (None, None))
+    append_row(out, fake(points[0]))  # another lane finished the first
+    search.run_search(points, out)
+    assert ran == [points[0], points[1]]  # the first only by the lane above
+    assert done_keys(read_rows(out)) == {p.key for p in points}
+    assert len(read_rows(out)) == 2
+
+
+def test_the_summary_chooses_among_candidates_run_on_the_most_subsets() -> None:
+    rows = pd.DataFrame(
+        [
+            ("mnist", 10, "strong", 1, 0.94),
+            ("mnist", 10, "strong", 2, 0.95),
+            ("mnist", 10, "strong-mild", 1, 0.96),
+            ("mnist", 10, "strong-mild", 2, 0.955),
+            ("mnist", 10, "strong-mild-short", 1, 0.99),  # one subset: not yet comparable
+        ],
+        columns=["dataset", "n_per_class", "classifier", "subset_seed", "validation_accuracy"],
+    )
+    table = summary(rows)
+    assert table.loc[table["chosen"], "classifier"].tolist() == ["strong-mild"]
