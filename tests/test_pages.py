@@ -1,0 +1,75 @@
+"""fewshot_results.pages: the markdown tables and generated blocks, and that the committed
+README and results page match what the rows give."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fewshot_results.pages import unmeasured_presets
+from fewshot_results.stats import summarise
+from tests.conftest import REPO
+
+
+def test_the_presets_without_rows_are_listed_with_what_they_are() -> None:
+    rows = pd.DataFrame(
+        {"dataset": ["mnist", "fashion-mnist"], "n_per_class": [100, 100],
+         "config": ["protocol", "fewshot-unnormalised"]}
+    )  # fmt: skip
+    listed = unmeasured_presets(rows)
+    assert "`protocol`" not in listed  # it has a row in the preset table
+    assert "- `fewshot-select`: The few-shot CGAN, keeping the best 1 in 4" in listed
+    assert "`fewshot-unnormalised`: " in listed and "fashion-mnist at 100 per class" in listed
+
+
+def test_the_strong_cnn_and_mlp_curves_compare_mixed_minus_real_per_size(tmp_path) -> None:
+    from fewshot_results.figures import plot_curve_comparison
+    from fewshot_results.pages import curve_answer, curve_table
+    from fewshot_results.stats import paired_differences
+
+    def rows(config: str, n: int, gains: list[float]) -> list[dict]:
+        out = []
+        for seed, gain in enumerate(gains, start=1):
+            for source, accuracy in (("real", 0.9), ("synthetic", 0.8), ("mixed", 0.9 + gain)):
+                out.append({"dataset": "mnist", "config": config, "n_per_class": n,
+                            "source": source, "subset_seed": seed, "machine": "cpu",
+                            "test_accuracy": accuracy})  # fmt: skip
+        return out
+
+    data = pd.DataFrame(
+        rows("protocol", 10, [0.02, 0.03, 0.025])  # adds at 10 per class
+        + rows("protocol", 100, [0.001, -0.002])  # not at 100
+        + rows("fewshot-mlp", 100, [0.02])  # one subset: no interval
+        + rows("recipe", 100, [0.5, 0.5])  # not a curve: left out
+    )
+    table, paired = summarise(data), paired_differences(data)
+    lines = curve_table(table, paired).splitlines()[2:]
+    assert [line.split(" | ")[:2] for line in lines] == [
+        ["| 10", "strong CNN (`protocol`)"],
+        ["| 100", "MLP (`fewshot-mlp`)"],
+        ["| 100", "strong CNN (`protocol`)"],
+    ]
+    assert "+2.50 (+1.26 to +3.74)" in lines[0] and lines[0].endswith("| 3 |")
+    assert "+2.00 (one subset)" in lines[1]
+    assert "90.00 ± 0.00%" in lines[2] and "-0.05 (" in lines[2]
+    figure = plot_curve_comparison(table, paired, tmp_path / "study")
+    assert figure == tmp_path / "study-mnist-curve.png" and figure.stat().st_size > 0
+    one_size = data[data["n_per_class"] == 100]
+    assert plot_curve_comparison(summarise(one_size), paired, tmp_path / "x") is None
+    # the README's one line: bold where the interval is above zero, and where it stops
+    answer = curve_answer(paired)
+    assert "(`fewshot-mlp`) +2.00 at 100 (one subset): no gain shown at the one size" in answer
+    assert "**+2.50 at 10**, −0.05 at 100: a gain shown at 10, none from 100 on." in answer
+
+
+def test_the_docs_tables_are_generated_from_the_committed_rows() -> None:
+    from fewshot_results.pages import GENERATED_PAGES, results_page
+    from fewshot_results.stats import paired_differences
+
+    rows = pd.read_csv(REPO / "docs/results/study/study.csv")
+    paired = paired_differences(rows)
+    for page in GENERATED_PAGES:
+        text = (REPO / page).read_text()
+        assert "<!-- table:presets -->" in text or "<!-- table:all-presets -->" in text
+        assert results_page(rows, paired, REPO / page) == text, (
+            f"{page}'s tables are stale: make pages"
+        )
