@@ -9,7 +9,7 @@ import pandas as pd
 
 from fewshot_results.machines import machine_name
 from fewshot_results.registry import curves, headline, preset_description, presets
-from fewshot_results.stats import interval_text, summarise
+from fewshot_results.stats import interval_text, search_summary, summarise
 
 
 def gap_cell(gap: pd.Series) -> str:
@@ -40,6 +40,7 @@ def paired_markdown(paired: pd.DataFrame) -> str:
 
 
 RESULTS_PAGE = Path("docs/results.md")
+SEARCH_ROWS = Path("docs/results/search/baseline.csv")  # the real-only baseline search
 
 
 # Pages whose tables the tabulation writes (between <!-- table:... --> markers).
@@ -194,6 +195,21 @@ def curve_answer(paired: pd.DataFrame, dataset: str = "mnist") -> str:
     )
 
 
+def search_table(search_rows: pd.DataFrame) -> str:
+    """The baseline search (docs/results/search/): per dataset, size and candidate classifier,
+    its accuracy on held-out training images (mean +- sd over subsets), in bold where it is
+    the one chosen so far."""
+    lines = [
+        "| dataset | n per class | classifier | held-out accuracy | subsets |",
+        "|:--|--:|:--|--:|--:|",
+    ]
+    for r in search_summary(search_rows).itertuples():
+        cell = accuracy_cell(100 * r.mean, 100 * r.std, r.count)
+        name = f"**`{r.classifier}`**" if r.chosen else f"`{r.classifier}`"
+        lines.append(f"| {r.dataset} | {r.n_per_class} | {name} | {cell} | {r.count} |")
+    return "\n".join(lines)
+
+
 def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_PAGE) -> str:
     """The results page with its generated tables brought up to date with the rows."""
     text = page.read_text()
@@ -203,6 +219,8 @@ def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_
     text = replace_block(text, "list:unmeasured-presets", unmeasured_presets(rows))
     text = replace_block(text, "table:curve", curve_table(summarise(rows), paired))
     text = replace_block(text, "answer:curve", curve_answer(paired))
+    if SEARCH_ROWS.is_file():
+        text = replace_block(text, "table:search", search_table(pd.read_csv(SEARCH_ROWS)))
     return replace_block(text, "table:verdicts", verdict_table(paired))
 
 

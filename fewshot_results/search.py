@@ -208,21 +208,3 @@ def run_search(points: list[Point], out: Path) -> None:
             f"{row['validation_accuracy']:.2%} on {row['validation_images']} held-out images "
             f"({row['train_s']:.0f} s)"
         )
-
-
-def summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sd of validation accuracy per dataset, size and classifier, with the subsets it
-    covers; `chosen` marks the highest mean among the candidates run on the most subsets."""
-    table = (
-        rows.groupby(["dataset", "n_per_class", "classifier"])["validation_accuracy"]
-        .agg(["mean", "std", "count"])
-        .reset_index()
-    )
-    table["chosen"] = False
-    for _, group in table.groupby(["dataset", "n_per_class"]):
-        full = group[group["count"] == group["count"].max()]
-        table.loc[full["mean"].idxmax(), "chosen"] = True
-    return table
-
-
-SPLIT_NOTE = f"{PER_CLASS} images per class outside the subset (seed 0)"

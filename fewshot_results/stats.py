@@ -151,3 +151,19 @@ def change_verdict(
 def binomial_limit(a: float, n_a: int, b: float, n_b: int) -> float:
     """1.96 × the sd of the difference of two accuracies measured on n_a and n_b images."""
     return Z95 * math.sqrt(a * (1 - a) / n_a + b * (1 - b) / n_b)
+
+
+def search_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """The baseline search's rows (fewshot_results/search.py): mean and sd of held-out accuracy
+    per dataset, size and classifier over the subsets it ran on (`count`); `chosen` marks the
+    highest mean among the candidates run on the most subsets."""
+    table = (
+        rows.groupby(["dataset", "n_per_class", "classifier"])["validation_accuracy"]
+        .agg(["mean", "std", "count"])
+        .reset_index()
+    )
+    table["chosen"] = False
+    for _, group in table.groupby(["dataset", "n_per_class"]):
+        full = group[group["count"] == group["count"].max()]
+        table.loc[full["mean"].idxmax(), "chosen"] = True
+    return table

@@ -1,7 +1,26 @@
-"""The study, end to end: run a grid's points as queued DVC experiments (resumable, shardable
-over machines), collect them into the committed CSV, then the summary table, the paired table,
-the generator table and the figures beside it. The README's and the results page's generated
-blocks are written on purpose, by `write_pages` (`make pages`), never as a side effect."""
+"""The study, end to end: a grid's points as queued DVC experiments, collected into the
+committed CSV, then the summary table, the paired table, the generator table and the figures
+beside it.
+
+A grid (conf/study/<name>.yaml: datasets x presets x n_per_class x subset seeds) is data; a
+preset is a named configuration in conf/experiment/. Every point is one DVC experiment, queued
+with `dvc exp run --queue` and run by `dvc exp run --run-all` (DVC's queue). Resumable:
+experiments already in `dvc exp show` (done or queued) are not queued again, and stages already
+run with the same code, params and inputs come back from DVC's run cache.
+
+On several machines, each a clone of the same commit sharing one git remote and one default
+DVC remote (.dvc/config): machine K of N runs `--shard K/N --remote origin`, pushing each
+finished batch of experiments (with outputs and run cache); a point any machine pushed is not
+run again, so a rerun of a shard finishes what a dead machine left. Then, anywhere,
+`--collect-only --remote origin` pulls every experiment of the commit and gathers the rows.
+
+The study is that of the current commit (`dvc exp show` lists the experiments of HEAD): after a
+new commit, points are queued again, and stages whose code and inputs did not change come from
+the run cache. The CSV is the record across commits: collecting replaces the rows of the
+experiments it finds and keeps the others, each row naming the commit its experiment ran on.
+The README's and the results page's generated blocks are written on purpose, by `write_pages`
+(`make pages`), never as a side effect of a run.
+"""
 
 from __future__ import annotations
 

@@ -1,15 +1,5 @@
 """The study: real, synthetic and mixed training data against n_per_class, over random subsets.
 
-A grid (conf/study/<name>.yaml: datasets x presets x n_per_class x subset seeds) is data; a
-preset is a named configuration in conf/experiment/. Every point of the grid is one DVC
-experiment, queued with `dvc exp run --queue` and run by `dvc exp run --run-all` (DVC's
-queue). Resumable: experiments already in `dvc exp show` (done or queued) are not queued
-again, and stages already run with the same code, params and inputs come back from DVC's run
-cache. Then `dvc exp show --json` is gathered into one CSV row per experiment and training
-source, a summary table (mean, std, min, max over subsets), one row per generator run
-(`<out>-generators.csv`: its scores, synthetic-only accuracy and `train_cgan` time) and one
-figure per dataset.
-
     python scripts/study.py                      # queue, run, collect: the default grid
     python scripts/study.py --plan               # print what would be queued, run nothing
     python scripts/study.py --grid protocol      # the timed protocol, and its time
@@ -18,19 +8,11 @@ figure per dataset.
     python scripts/study.py --collect-only --rev abc1234   # the experiments run on abc1234
     python scripts/study.py --tabulate-only      # the table and figures from the CSV alone
     python scripts/study.py --pages              # the README's and results page's blocks
+    python scripts/study.py --grid curve --shard 2/4 --remote origin   # machine 2 of 4
 
-On several machines, each a clone of the same commit sharing one git remote and one default
-DVC remote (.dvc/config): machine K of N runs `--shard K/N --remote origin`, pushing each
-finished batch of experiments (with outputs and run cache); a point any machine pushed is not
-run again, so a rerun of a shard finishes what a dead machine left. Then, anywhere:
-`--collect-only --remote origin` pulls every experiment of the commit and gathers the rows.
-
-Needs a clean git workspace: queued experiments run the committed code. The study is that of
-the current commit (`dvc exp show` lists the experiments of HEAD): after a new commit, points
-are queued again, and stages whose code and inputs did not change come from the run cache.
-The CSV is the record across commits: collecting replaces the rows of the experiments it
-finds and keeps the others, each row naming the commit its experiment ran on. The work is done
-by the package fewshot_results (study, experiments, rows, stats, pages, figures, registry).
+A grid (conf/study/<name>.yaml) is data, a preset a file of conf/experiment/; every point is a
+queued DVC experiment, resumable and shardable over machines (fewshot_results/study.py says
+how). Needs a clean git workspace: queued experiments run the committed code.
 """
 
 from __future__ import annotations

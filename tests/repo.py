@@ -51,7 +51,9 @@ def make_repo(root: Path, data_dir: Path, params: dict) -> tuple[Path, dict]:
             shutil.copy(src, dst)
     defaults = yaml.safe_load((REPO / "params.yaml").read_text())
     (repo / "params.yaml").write_text(yaml.safe_dump(merge(defaults, params), sort_keys=False))
-    env = dict(os.environ, MNIST_DIR=str(data_dir), DVC_NO_ANALYTICS="1")
+    # FEWSHOT_THREADS=fixed: threads from the CPUs alone, not the load of the moment, so a
+    # rerun rounds exactly as the run before it (fewshot/threads.py)
+    env = dict(os.environ, MNIST_DIR=str(data_dir), DVC_NO_ANALYTICS="1", FEWSHOT_THREADS="fixed")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env.pop("DVC_EXP_NAME", None)
     sh(repo, "git", "init", "-q", env=env)

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from fewshot_results import search
-from fewshot_results.search import Point, append_row, done_keys, load_search, read_rows, summary
+from fewshot_results.search import Point, append_row, done_keys, load_search, read_rows
+from fewshot_results.stats import search_summary
 from tests.conftest import REPO, tiny_split
 
 
@@ -83,5 +84,5 @@ def test_the_summary_chooses_among_candidates_run_on_the_most_subsets() -> None:
         ],
         columns=["dataset", "n_per_class", "classifier", "subset_seed", "validation_accuracy"],
     )
-    table = summary(rows)
+    table = search_summary(rows)
     assert table.loc[table["chosen"], "classifier"].tolist() == ["strong-mild"]

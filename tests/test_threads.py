@@ -6,9 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from fewshot.threads import cgroup_cpu_quota, configure, thread_count, usable_cpus
+from fewshot.threads import (
+    busy_elsewhere,
+    cgroup_cpu_quota,
+    configure,
+    thread_count,
+    usable_cpus,
+)
 from tests.conftest import REPO
 
 
@@ -18,6 +25,30 @@ def test_the_count_is_the_cpus_shared_among_jobs_unless_the_user_set_it() -> Non
     assert thread_count({"FEWSHOT_JOBS": "3"}, 2) == 1  # never below one
     assert thread_count({"FEWSHOT_JOBS": "x"}, 4) == 4  # nonsense is one job
     assert thread_count({"OMP_NUM_THREADS": "3", "FEWSHOT_JOBS": "2"}, 16) == 3
+
+
+def test_cpus_other_processes_keep_busy_are_left_to_them() -> None:
+    assert thread_count({}, 2, busy=0.1) == 2  # a browser tab is not a busy core
+    assert thread_count({}, 2, busy=0.9) == 1
+    assert thread_count({}, 16, busy=3.2) == 13
+    assert thread_count({"FEWSHOT_JOBS": "2"}, 16, busy=12.0) == 4
+    assert thread_count({}, 2, busy=2.0) == 1  # never below one
+
+
+def test_a_busy_process_is_seen_and_its_cpu_left_alone() -> None:
+    cpus = usable_cpus()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        seen = busy_elsewhere(set(os.sched_getaffinity(0)), seconds=0.5)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "FEWSHOT_"))}
+        count = configure(env)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert 0.7 <= seen <= cpus + 0.1  # at least the spinning loop (others may add)
+    assert count <= max(1, cpus - 1)  # the looping process keeps its core
+    assert busy_elsewhere({0}, stat=Path("/nonexistent")) == 0.0  # unreadable: no load seen
 
 
 def test_the_cgroup_quota_caps_the_cpus(tmp_path: Path) -> None:
@@ -46,11 +77,13 @@ def test_configure_sets_passive_waiting_and_keeps_the_user_s_choices() -> None:
 
 
 def test_a_stage_process_sets_its_threads_before_torch_loads() -> None:
-    """`python -m stages.<name>` runs stages/__init__.py first: torch starts with the count."""
+    """`python -m stages.<name>` runs stages/__init__.py first: torch starts with the count
+    (`fixed`: from the CPUs and jobs alone, whatever else runs)."""
     code = "import stages, os, torch; print(torch.get_num_threads(), os.environ['OMP_WAIT_POLICY'])"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "MKL_", "FEWSHOT_"))}
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env={**env, "FEWSHOT_JOBS": "2"},
+        [sys.executable, "-c", code], cwd=REPO,
+        env={**env, "FEWSHOT_JOBS": "2", "FEWSHOT_THREADS": "fixed"},
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert out.stdout.split() == [str(max(1, usable_cpus() // 2)), "PASSIVE"]
