@@ -94,10 +94,19 @@ def thread_count(environ: MutableMapping[str, str], cpus: int, busy: float = 0.0
     return max(1, min(cpus // jobs, cpus - math.floor(busy + 0.5)))
 
 
+# The variables `configure` set (not the user): a child process inherits them but decides
+# again, from its own jobs and the load when it starts.
+SET_HERE = "FEWSHOT_THREADS_SET"
+VARIABLES = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def configure(environ: MutableMapping[str, str] = os.environ) -> int | None:
     """Set the thread count and passive waiting for this process; return the count (None when
     FEWSHOT_THREADS=default leaves them alone). Call it before torch is imported; after, the
-    count still applies but the wait policy no longer can."""
+    count still applies but the wait policy no longer can. Values the user set are kept;
+    those a parent process's `configure` set are decided again."""
+    for name in environ.pop(SET_HERE, "").split(","):
+        environ.pop(name, None)
     mode = environ.get("FEWSHOT_THREADS", "auto")
     if mode == "default":
         return None
@@ -105,9 +114,12 @@ def configure(environ: MutableMapping[str, str] = os.environ) -> int | None:
     measure = mode != "fixed" and "OMP_NUM_THREADS" not in environ
     busy = busy_elsewhere(_affinity()) if measure and cpus > 1 else 0.0
     count = thread_count(environ, cpus, busy)
-    environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        environ.setdefault(name, str(count))
+    values = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(count)}
+    values["MKL_NUM_THREADS"] = str(count)
+    added = [name for name in VARIABLES if name not in environ]
+    for name in added:
+        environ[name] = values[name]
+    environ[SET_HERE] = ",".join(added)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(count)

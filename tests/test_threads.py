@@ -66,7 +66,7 @@ def test_the_cgroup_quota_caps_the_cpus(tmp_path: Path) -> None:
 
 
 def test_configure_sets_passive_waiting_and_keeps_the_user_s_choices() -> None:
-    env: dict[str, str] = {"FEWSHOT_JOBS": "64"}
+    env: dict[str, str] = {"FEWSHOT_JOBS": "64", "FEWSHOT_THREADS": "fixed"}
     assert configure(env) == 1
     assert env["OMP_WAIT_POLICY"] == "PASSIVE" and env["OMP_NUM_THREADS"] == "1"
     mine = {"OMP_WAIT_POLICY": "ACTIVE", "OMP_NUM_THREADS": "3"}
@@ -74,6 +74,11 @@ def test_configure_sets_passive_waiting_and_keeps_the_user_s_choices() -> None:
     assert mine["OMP_WAIT_POLICY"] == "ACTIVE" and mine["OMP_NUM_THREADS"] == "3"
     untouched = {"FEWSHOT_THREADS": "default"}
     assert configure(untouched) is None and untouched == {"FEWSHOT_THREADS": "default"}
+    # A child inherits what configure set, not what the user set, and decides again.
+    child = {**env, "FEWSHOT_JOBS": "1", "FEWSHOT_THREADS": "fixed"}
+    assert configure(child) == usable_cpus() and child["OMP_NUM_THREADS"] == str(usable_cpus())
+    child_of_mine = {**mine, "FEWSHOT_THREADS_SET": "", "FEWSHOT_THREADS": "fixed"}
+    assert configure(child_of_mine) == 3
 
 
 def test_a_stage_process_sets_its_threads_before_torch_loads() -> None:
