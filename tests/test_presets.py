@@ -52,6 +52,8 @@ PINNED = {
     "fewshot-strong-select-half-ens5": "b2c0723d1951dc13",
     "fewshot-unnormalised": "bd590d27fdec64c7",
     "protocol": "7c3820fc06d3e46e",
+    "protocol-flip": "03c5142068d7d0c5",
+    "protocol-mild": "5c9554d0cad8913e",
     "recipe": "a38adef64b478357",
     "recipe-bf16": "72bc988aa0a75ff6",
 }
