@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fewshot.augment import elastic_distort
-from fewshot.classifier_augment import training_view
+from fewshot.classifier_augment import elastic_distort, training_view
 from fewshot.training import adam, batches, check_finite, total_steps
 
 EpochCallback = Callable[[int, dict[str, float]], None]

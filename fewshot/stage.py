@@ -57,7 +57,8 @@ def _record_resources(started: float) -> None:
             else None
         ),
         "torch_threads": torch.get_num_threads() if torch is not None else None,
-        # Which run this was: scripts/study.py matches it to the experiment with these params.
+        # Which run this was: the study's rows (fewshot_results/rows.py) match it to the
+        # experiment with these params.
         "params": _workspace_params(),
     }
     with open(log, "a") as f:

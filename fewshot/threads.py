@@ -84,18 +84,22 @@ def busy_elsewhere(cpus: set[int], seconds: float = 0.25, stat: Path = Path("/pr
     return len(cpus) * (busy1 - busy0) / max(1, total1 - total0)
 
 
-def thread_count(environ: MutableMapping[str, str], cpus: int, busy: float = 0.0) -> int:
+def thread_count(
+    environ: MutableMapping[str, str], cpus: int, busy: float = 0.0, runnable: int | None = None
+) -> int:
     """OMP_NUM_THREADS when set; else the usable CPUs shared among $FEWSHOT_JOBS jobs, and no
-    more than the CPUs the `busy` ones leave; at least one."""
+    more than the CPUs that the `busy` ones leave idle among the `runnable` ones the process may
+    run on (its affinity; more than `cpus` under a cgroup quota); at least one."""
     if environ.get("OMP_NUM_THREADS", "").isdigit() and int(environ["OMP_NUM_THREADS"]) > 0:
         return int(environ["OMP_NUM_THREADS"])
     jobs = environ.get("FEWSHOT_JOBS", "1")
     jobs = int(jobs) if jobs.isdigit() and int(jobs) > 0 else 1
-    return max(1, min(cpus // jobs, cpus - math.floor(busy + 0.5)))
+    idle = (cpus if runnable is None else runnable) - math.floor(busy + 0.5)
+    return max(1, min(cpus // jobs, idle))
 
 
-# The variables `configure` set (not the user): a child process inherits them but decides
-# again, from its own jobs and the load when it starts.
+# What `configure` set in this process ("pid NAME=value ..."): a child process inherits it,
+# drops what is unchanged and decides again; the same process does not decide twice.
 SET_HERE = "FEWSHOT_THREADS_SET"
 VARIABLES = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -103,24 +107,29 @@ VARIABLES = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 def configure(environ: MutableMapping[str, str] = os.environ) -> int | None:
     """Set the thread count and passive waiting for this process; return the count (None when
     FEWSHOT_THREADS=default leaves them alone). Call it before torch is imported; after, the
-    count still applies but the wait policy no longer can. Values the user set are kept;
-    those a parent process's `configure` set are decided again."""
-    for name in environ.pop(SET_HERE, "").split(","):
-        environ.pop(name, None)
+    count still applies but the wait policy no longer can. Values the user (or a parent, for
+    its child) set are kept; those a parent process's `configure` set are decided again."""
+    pid, *settings = environ.get(SET_HERE, "").split() or [""]
+    if pid == str(os.getpid()) and "OMP_NUM_THREADS" in environ:
+        return int(environ["OMP_NUM_THREADS"])  # decided already in this process
+    for setting in settings:  # a parent's: dropped where nobody changed them since
+        name, _, value = setting.partition("=")
+        if environ.get(name) == value:
+            del environ[name]
+    environ.pop(SET_HERE, None)
     mode = environ.get("FEWSHOT_THREADS", "auto")
     if mode == "default":
         return None
-    cpus = usable_cpus()
+    cpus, runnable = usable_cpus(), _affinity()
     measure = mode != "fixed" and "OMP_NUM_THREADS" not in environ
-    busy = busy_elsewhere(_affinity()) if measure and cpus > 1 else 0.0
-    count = thread_count(environ, cpus, busy)
+    busy = busy_elsewhere(runnable) if measure and len(runnable) > 1 else 0.0
+    count = thread_count(environ, cpus, busy, len(runnable))
     values = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(count)}
     values["MKL_NUM_THREADS"] = str(count)
-    added = [name for name in VARIABLES if name not in environ]
-    for name in added:
-        environ[name] = values[name]
-    environ[SET_HERE] = ",".join(added)
+    added = {name: values[name] for name in VARIABLES if name not in environ}
+    environ.update(added)
+    environ[SET_HERE] = " ".join([str(os.getpid()), *(f"{k}={v}" for k, v in added.items())])
     torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(count)
-    return count
+    if torch is not None and environ is os.environ:
+        torch.set_num_threads(int(environ["OMP_NUM_THREADS"]))
+    return int(environ["OMP_NUM_THREADS"])

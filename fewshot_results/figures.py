@@ -3,6 +3,7 @@ compared at one size with their paired differences."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,11 @@ def plot_curve_comparison(
     ]
     sizes = sorted(int(n) for n in mine["n_per_class"].unique())
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    styles = dict(zip(curves(), ("--", "-"), strict=True))
+    # One line style per curve (as many curves as the registry names), in its order.
+    styles = dict(zip(curves(), itertools.cycle(("--", "-", ":", "-.")), strict=False))
     # The right panel has one colour, so the classifiers differ in marker and shade too.
-    gap_styles = dict(zip(curves(), (("s", "grey"), ("o", "black")), strict=True))
+    shades = itertools.cycle((("s", "grey"), ("o", "black"), ("^", "dimgrey"), ("D", "silver")))
+    gap_styles = dict(zip(curves(), shades, strict=False))
     for (preset, source), line in mine.groupby(["config", "source"]):
         line = line.sort_values("n_per_class")
         left.errorbar(line["n_per_class"], 100 * line["mean"], yerr=100 * line["std"].fillna(0),

@@ -13,7 +13,7 @@ import yaml
 PRESETS_DIR = Path("conf/experiment")
 GRIDS_DIR = Path("conf/study")
 REGISTRY = Path("conf/registry.yaml")
-# What a grid file may set, and the flag each key stands for.
+# What a grid file may set: each key is also a flag of scripts/study.py, which wins over it.
 GRID_KEYS = {"datasets", "presets", "n_per_class", "seeds", "jobs", "set"}
 
 

@@ -17,6 +17,7 @@ there is not run again.
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -181,7 +182,7 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
-        if f.tell() == 0:
+        if os.fstat(f.fileno()).st_size == 0:  # the size once locked, not when opened
             f.write(",".join(COLUMNS) + "\n")
         pd.DataFrame([row], columns=COLUMNS).to_csv(f, header=False, index=False)
 

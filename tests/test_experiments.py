@@ -4,11 +4,13 @@ the stages' share of the CPUs, and slices of a grid."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+from fewshot.threads import SET_HERE, configure, usable_cpus
 from fewshot_results.experiments import (
     experiment_name,
     experiments,
@@ -78,6 +80,12 @@ def test_the_stages_learn_how_many_jobs_share_the_cpus() -> None:
     assert stage_env(3, {})["FEWSHOT_JOBS"] == "3"  # fewshot/threads.py turns it into threads
     assert stage_env(2, {"OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"  # the user's choice
     assert stage_env(1, {})["FEWSHOT_RESOURCE_LOG"].endswith("study-stages.jsonl")
+    # The study's own process configured its threads; its stages decide theirs again.
+    study = {"FEWSHOT_THREADS": "fixed"}
+    configure(study)
+    stage = stage_env(2, study)
+    stage[SET_HERE] = stage[SET_HERE].replace(str(os.getpid()), "1")  # another process
+    assert configure(stage) == max(1, usable_cpus() // 2)
 
 
 def test_lingering_queue_workers_are_stopped_and_nothing_else(tmp_path) -> None:

@@ -215,7 +215,7 @@ def test_queued_experiments_run_two_at_a_time(built) -> None:
             break
         time.sleep(3)
     sh(repo, "dvc", "queue", "stop", "--kill", env=env, check=False)
-    stop_lingering_workers(repo / WORKERS)  # one `queue stop` does not reach (scripts/study.py)
+    stop_lingering_workers(repo / WORKERS)  # one `queue stop` does not reach (as the study)
     assert status.count("Success") == 2, status
     shown = json.loads(sh(repo, "dvc", "exp", "show", "--json", env=env).stdout)
     found = {}

@@ -231,7 +231,7 @@ def test_diff_augment_keeps_background_range_and_gradients() -> None:
 
 
 def test_random_affine_is_the_identity_at_zero_range_and_varies_per_image() -> None:
-    from fewshot.augment import random_affine
+    from fewshot.classifier_augment import random_affine
 
     x = torch.rand(6, 1, 28, 28)
     rng = torch.Generator().manual_seed(0)
@@ -244,7 +244,7 @@ def test_random_affine_is_the_identity_at_zero_range_and_varies_per_image() -> N
 
 
 def test_elastic_distortion_is_smooth_small_and_different_per_image() -> None:
-    from fewshot.augment import elastic_distort
+    from fewshot.classifier_augment import elastic_distort
 
     x = torch.rand(6, 1, 28, 28)
     same = elastic_distort(x, torch.Generator().manual_seed(0), alpha=0.0)

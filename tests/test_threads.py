@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from fewshot.threads import (
+    SET_HERE,
     busy_elsewhere,
     cgroup_cpu_quota,
     configure,
@@ -33,6 +34,8 @@ def test_cpus_other_processes_keep_busy_are_left_to_them() -> None:
     assert thread_count({}, 16, busy=3.2) == 13
     assert thread_count({"FEWSHOT_JOBS": "2"}, 16, busy=12.0) == 4
     assert thread_count({}, 2, busy=2.0) == 1  # never below one
+    # a 4-CPU quota on a 64-CPU host where other containers keep 10 busy: still 4
+    assert thread_count({}, 4, busy=10.0, runnable=64) == 4
 
 
 def test_a_busy_process_is_seen_and_its_cpu_left_alone() -> None:
@@ -74,11 +77,19 @@ def test_configure_sets_passive_waiting_and_keeps_the_user_s_choices() -> None:
     assert mine["OMP_WAIT_POLICY"] == "ACTIVE" and mine["OMP_NUM_THREADS"] == "3"
     untouched = {"FEWSHOT_THREADS": "default"}
     assert configure(untouched) is None and untouched == {"FEWSHOT_THREADS": "default"}
-    # A child inherits what configure set, not what the user set, and decides again.
-    child = {**env, "FEWSHOT_JOBS": "1", "FEWSHOT_THREADS": "fixed"}
-    assert configure(child) == usable_cpus() and child["OMP_NUM_THREADS"] == str(usable_cpus())
-    child_of_mine = {**mine, "FEWSHOT_THREADS_SET": "", "FEWSHOT_THREADS": "fixed"}
-    assert configure(child_of_mine) == 3
+    # A child inherits what its parent's configure set, and decides again; what the user, or
+    # the parent for its child, set stays.
+    parent = {"FEWSHOT_THREADS": "fixed", "FEWSHOT_JOBS": "64"}
+    configure(parent)
+    child = {**parent, "FEWSHOT_JOBS": "1"}
+    child[SET_HERE] = child[SET_HERE].replace(str(os.getpid()), "1")  # another process's
+    assert configure(child) == usable_cpus() and child["OMP_WAIT_POLICY"] == "PASSIVE"
+    pinned = {**parent, "FEWSHOT_JOBS": "1", "OMP_NUM_THREADS": "5"}
+    pinned[SET_HERE] = pinned[SET_HERE].replace(str(os.getpid()), "1")
+    assert configure(pinned) == 5
+    again = dict(parent)  # this process: decided once
+    again["FEWSHOT_JOBS"] = "1"
+    assert configure(again) == 1
 
 
 def test_a_stage_process_sets_its_threads_before_torch_loads() -> None:
