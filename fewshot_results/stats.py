@@ -156,14 +156,22 @@ def binomial_limit(a: float, n_a: int, b: float, n_b: int) -> float:
 def search_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """The baseline search's rows (fewshot_results/search.py): mean and sd of held-out accuracy
     per dataset, size and classifier over the subsets it ran on (`count`); `chosen` marks the
-    highest mean among the candidates run on the most subsets."""
+    highest mean over the subsets every candidate of that dataset and size ran on (a paired
+    comparison: a subset's difficulty does not favour whoever ran on it)."""
+    keys = ["dataset", "n_per_class"]
     table = (
-        rows.groupby(["dataset", "n_per_class", "classifier"])["validation_accuracy"]
+        rows.groupby([*keys, "classifier"])["validation_accuracy"]
         .agg(["mean", "std", "count"])
         .reset_index()
     )
     table["chosen"] = False
-    for _, group in table.groupby(["dataset", "n_per_class"]):
-        full = group[group["count"] == group["count"].max()]
-        table.loc[full["mean"].idxmax(), "chosen"] = True
+    for point, group in rows.groupby(keys):
+        by_classifier = group.groupby("classifier")["subset_seed"].apply(set)
+        shared = set.intersection(*by_classifier)
+        if not shared:
+            continue
+        paired = group[group["subset_seed"].isin(shared)]
+        best = paired.groupby("classifier")["validation_accuracy"].mean().idxmax()
+        mine = (table[keys[0]] == point[0]) & (table[keys[1]] == point[1])
+        table.loc[mine & (table["classifier"] == best), "chosen"] = True
     return table
