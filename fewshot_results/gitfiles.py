@@ -37,3 +37,8 @@ def git_file(rev: str | None, path: Path | str) -> str | None:
 def git_json(rev: str | None, path: Path | str) -> dict[str, Any]:
     text = git_file(rev, path)
     return json.loads(text) if text else {}
+
+
+def short_commit(rev: str = "HEAD") -> str:
+    """The abbreviated hash of `rev`."""
+    return run("git", "rev-parse", "--short", rev).strip()

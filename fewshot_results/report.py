@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from fewshot import paths
-from fewshot_results.gitfiles import ReportError, git_blob, git_file, git_json, run
+from fewshot_results.gitfiles import ReportError, git_blob, git_file, git_json, run, short_commit
 from fewshot_results.machines import machine_name
 from fewshot_results.spread import study_spread
 from fewshot_results.stale import find_stale
@@ -140,10 +140,6 @@ def describe_run(side: Side) -> str:
         f"{p['data']['dataset']}, {p['n_per_class']} per class, generator "
         f"`{p['cgan']['generator']}`, classifier `{p['classifier']['arch']}`"
     )
-
-
-def short_commit(rev: str) -> str:
-    return run("git", "rev-parse", "--short", rev).strip()
 
 
 def header(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from fewshot.ensemble import member_seed
 from fewshot.tensors import to_classifier_input
 from fewshot.training import seeded_rng, total_steps
 from fewshot_results.compose import CONF, composed
+from fewshot_results.gitfiles import ReportError, short_commit
 from fewshot_results.held_out import PER_CLASS, held_out_indices
 
 ROWS_DIR = Path("docs/results/search")
@@ -188,8 +188,11 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 
 def head_commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return out.stdout.strip() or "unknown"
+    """The commit a row's code came from; "unknown" outside a git repository."""
+    try:
+        return short_commit()
+    except ReportError:
+        return "unknown"
 
 
 def run_search(points: list[Point], out: Path) -> None:
