@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from fewshot_results.machines import machine_name
-from fewshot_results.registry import curves, headline, preset_description, presets
+from fewshot_results.registry import baselines, curves, headline, preset_description, presets
+from fewshot_results.search_grid import candidate_order
 from fewshot_results.stats import interval_text, search_summary, summarise
 
 
@@ -40,7 +41,8 @@ def paired_markdown(paired: pd.DataFrame) -> str:
 
 
 RESULTS_PAGE = Path("docs/results.md")
-SEARCH_ROWS = Path("docs/results/search/baseline.csv")  # the real-only baseline search
+SEARCH_GRID = "baseline"  # the real-only baseline search: conf/study/baseline.yaml
+SEARCH_ROWS = Path(f"docs/results/search/{SEARCH_GRID}.csv")
 
 
 # Pages whose tables the tabulation writes (between <!-- table:... --> markers).
@@ -102,10 +104,11 @@ def unmeasured_presets(rows: pd.DataFrame) -> str:
 
 def verdict_table(paired: pd.DataFrame) -> str:
     """Every mixed - real the README states, worded by its interval: the headline presets',
-    and Fashion-MNIST's."""
+    the tuned baselines' and Fashion-MNIST's."""
+    named = (*headline(), *baselines().values())
     shown = paired[
         (paired["comparison"] == "mixed - real")
-        & (paired["config"].isin(headline()) | (paired["dataset"] == "fashion-mnist"))
+        & (paired["config"].isin(named) | (paired["dataset"] == "fashion-mnist"))
     ].sort_values(["dataset", "config", "n_per_class"])
     lines = [
         "| dataset | configuration | n per class | subsets | mixed − real | 95% CI | verdict |",
@@ -203,11 +206,93 @@ def search_table(search_rows: pd.DataFrame) -> str:
         "| dataset | n per class | classifier | held-out accuracy | subsets |",
         "|:--|--:|:--|--:|--:|",
     ]
-    for r in search_summary(search_rows).itertuples():
+    for r in search_summary(search_rows, candidate_order(SEARCH_GRID)).itertuples():
         cell = accuracy_cell(100 * r.mean, 100 * r.std, r.count)
         name = f"**`{r.classifier}`**" if r.chosen else f"`{r.classifier}`"
         lines.append(f"| {r.dataset} | {r.n_per_class} | {name} | {cell} | {r.count} |")
     return "\n".join(lines)
+
+
+def tuned_points(search_rows: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and size the search ran: the classifier it chose, its held-out mean, and the
+    preset that runs the protocol with it (`conf/registry.yaml` baselines; NaN for none)."""
+    table = search_summary(search_rows, candidate_order(SEARCH_GRID))
+    chosen = table[table["chosen"]].reset_index(drop=True)
+    return chosen.assign(preset=chosen["classifier"].map(baselines()))
+
+
+def _source_cell(rows: pd.DataFrame, point: pd.Series, preset: str, source: str) -> str:
+    mine = rows[
+        (rows["dataset"] == point["dataset"])
+        & (rows["n_per_class"] == point["n_per_class"])
+        & (rows["config"] == preset)
+        & (rows["source"] == source)
+    ]
+    acc = 100 * mine["test_accuracy"]
+    return accuracy_cell(acc.mean(), acc.std(), len(acc)) if len(acc) else "not run"
+
+
+def _gap(paired: pd.DataFrame, point: pd.Series, preset: str) -> pd.Series | None:
+    gap = paired[
+        (paired["dataset"] == point["dataset"])
+        & (paired["n_per_class"] == point["n_per_class"])
+        & (paired["config"] == preset)
+        & (paired["comparison"] == "mixed - real")
+    ]
+    return None if gap.empty else gap.iloc[0]
+
+
+def tuned_table(rows: pd.DataFrame, paired: pd.DataFrame, tuned: pd.DataFrame) -> str:
+    """Per dataset and size the search covers: the chosen classifier's preset, its real-only
+    test accuracy beside the untuned `protocol`'s, and mixed - real with the chosen one."""
+    lines = [
+        "| dataset | n per class | baseline (preset) | real only | real only, `protocol` "
+        "| mixed | mixed − real (95% CI) | verdict | subsets |",
+        "|:--|--:|:--|--:|--:|--:|--:|:--|--:|",
+    ]
+    for _, point in tuned.iterrows():
+        preset = point["preset"]
+        if not isinstance(preset, str):
+            cells = [f"`{point['classifier']}` (no preset)", *[""] * 6]
+        else:
+            gap = _gap(paired, point, preset)
+            cells = [
+                f"`{point['classifier']}` (`{preset}`)",
+                _source_cell(rows, point, preset, "real"),
+                _source_cell(rows, point, "protocol", "real"),
+                _source_cell(rows, point, preset, "mixed"),
+                "" if gap is None else gap_cell(gap),
+                "" if gap is None else gap["verdict"],
+                "" if gap is None else str(gap["subsets"]),
+            ]
+        lines.append(f"| {point['dataset']} | {point['n_per_class']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def tuned_answer(rows: pd.DataFrame, paired: pd.DataFrame, tuned: pd.DataFrame) -> str:
+    """The README's answer against the tuned baseline: per dataset and size, the preset, its
+    real-only and mixed accuracy and mixed - real worded by its interval."""
+    parts = []
+    for _, point in tuned.iterrows():
+        preset, where = point["preset"], f"{point['dataset']} at {point['n_per_class']}"
+        gap = _gap(paired, point, preset) if isinstance(preset, str) else None
+        if gap is None:
+            parts.append(f"{where}: not run yet")
+            continue
+        real, mixed = (_source_cell(rows, point, preset, s) for s in ("real", "mixed"))
+        interval = interval_text(gap["ci_low"], gap["ci_high"], none="one subset")
+        numbers = f"{100 * gap['mean']:+.2f} ({interval})".replace("-", "−")
+        parts.append(
+            f"{where} (`{preset}`, {runs_text(gap['subsets'], gap['subsets'])}) real {real}, "
+            f"mixed {mixed}: {numbers}, {gap['verdict']}"
+        )
+    if not parts:
+        return ""
+    return (
+        "**Against a real-only CNN tuned per dataset and size** (chosen on held-out training "
+        "images; [search](docs/results.md#the-real-only-baseline-per-dataset-and-size)), "
+        "mixed − real in points: " + "; ".join(parts) + "."
+    )
 
 
 def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_PAGE) -> str:
@@ -220,7 +305,11 @@ def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_
     text = replace_block(text, "table:curve", curve_table(summarise(rows), paired))
     text = replace_block(text, "answer:curve", curve_answer(paired))
     if SEARCH_ROWS.is_file():
-        text = replace_block(text, "table:search", search_table(pd.read_csv(SEARCH_ROWS)))
+        search_rows = pd.read_csv(SEARCH_ROWS)
+        tuned = tuned_points(search_rows)
+        text = replace_block(text, "table:search", search_table(search_rows))
+        text = replace_block(text, "table:tuned", tuned_table(rows, paired, tuned))
+        text = replace_block(text, "answer:tuned", tuned_answer(rows, paired, tuned))
     return replace_block(text, "table:verdicts", verdict_table(paired))
 
 

@@ -19,12 +19,14 @@ GRID_KEYS = {"datasets", "presets", "n_per_class", "seeds", "jobs", "set"}
 
 @functools.cache
 def registry(path: Path = REGISTRY) -> dict[str, Any]:
-    """conf/registry.yaml: `headline` presets, `curves` (preset -> classifier), `former` names
+    """conf/registry.yaml: `headline` presets, `curves` (preset -> classifier), `baselines`
+    (classifier preset -> the protocol's preset with it), `former` names
     (name -> {now, commits}) and `retired` names (name -> {overrides, defined_at, commits})."""
     data = yaml.safe_load(path.read_text()) if path.is_file() else {}
     return {
         "headline": tuple(data.get("headline") or ()),
         "curves": dict(data.get("curves") or {}),
+        "baselines": dict(data.get("baselines") or {}),
         "former": dict(data.get("former") or {}),
         "retired": dict(data.get("retired") or {}),
     }
@@ -38,6 +40,12 @@ def headline() -> tuple[str, ...]:
 def curves() -> dict[str, str]:
     """The presets the results page draws against real images per class -> classifier name."""
     return registry()["curves"]
+
+
+def baselines() -> dict[str, str]:
+    """Classifier preset (conf/classifier/) -> the preset that runs the protocol with it, the
+    one whose rows give the verdict where the baseline search chose that classifier."""
+    return registry()["baselines"]
 
 
 def presets(conf: Path = PRESETS_DIR) -> list[str]:

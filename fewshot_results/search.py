@@ -19,14 +19,13 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from tqdm import tqdm
 
 from fewshot.classifier_models import build_classifier
@@ -36,11 +35,11 @@ from fewshot.device import machine_summary
 from fewshot.ensemble import member_seed
 from fewshot.tensors import to_classifier_input
 from fewshot.training import seeded_rng, total_steps
-from fewshot_results.compose import CONF, composed
+from fewshot_results.compose import composed
 from fewshot_results.gitfiles import ReportError, short_commit
 from fewshot_results.held_out import PER_CLASS, held_out_indices
+from fewshot_results.search_grid import Point
 
-ROWS_DIR = Path("docs/results/search")
 DATA_DIR = Path("data/search")  # the train splits the search reads (not the pipeline's data/raw)
 CHECKSUMS = Path("data/checksums")
 COLUMNS = [
@@ -56,58 +55,6 @@ COLUMNS = [
     "machine",
     "commit",
 ]
-BLOCK_KEYS = {"dataset", "n_per_class", "classifiers", "seeds"}
-
-
-@dataclass(frozen=True, order=True)
-class Point:
-    """One training run of the search; sorted by seed first, so every candidate gets its first
-    subset before any gets a second."""
-
-    subset_seed: int
-    dataset: str
-    n_per_class: int
-    classifier: str
-
-    @property
-    def key(self) -> tuple[str, int, str, int]:
-        return (self.dataset, self.n_per_class, self.classifier, self.subset_seed)
-
-
-def load_search(name: str, grids: Path = CONF / "study") -> list[Point]:
-    """The points of search grid `name`, checked: each block names a dataset, sizes, seeds
-    and classifiers that are presets of conf/classifier/."""
-    path = grids / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in grids.glob("*.yaml") if "search" in _read(p))
-        raise SystemExit(f"error: --grid {name}: no {path} (search grids: {', '.join(known)})")
-    blocks = _read(path).get("search")
-    if not isinstance(blocks, list) or not blocks:
-        raise SystemExit(f"error: {path}: expected a `search:` list of blocks")
-    points = []
-    for i, block in enumerate(blocks):
-        missing, unknown = BLOCK_KEYS - set(block), set(block) - BLOCK_KEYS
-        if missing or unknown:
-            raise SystemExit(
-                f"error: {path}: search block {i + 1} needs exactly {sorted(BLOCK_KEYS)} "
-                f"(missing {sorted(missing)}, unknown {sorted(unknown)})"
-            )
-        for classifier in block["classifiers"]:
-            if not (CONF / "classifier" / f"{classifier}.yaml").is_file():
-                raise SystemExit(
-                    f"error: {path}: no classifier preset conf/classifier/{classifier}.yaml"
-                )
-        points += [
-            Point(seed, block["dataset"], n, classifier)
-            for n in block["n_per_class"]
-            for classifier in block["classifiers"]
-            for seed in block["seeds"]
-        ]
-    return sorted(points)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text()) or {}
 
 
 def point_params(point: Point) -> dict[str, Any]:

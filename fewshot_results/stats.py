@@ -4,6 +4,7 @@ their t intervals over subsets, and the words a verdict may use."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,25 +154,36 @@ def binomial_limit(a: float, n_a: int, b: float, n_b: int) -> float:
     return Z95 * math.sqrt(a * (1 - a) / n_a + b * (1 - b) / n_b)
 
 
-def search_summary(rows: pd.DataFrame) -> pd.DataFrame:
+def search_summary(rows: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
     """The baseline search's rows (fewshot_results/search.py): mean and sd of held-out accuracy
-    per dataset, size and classifier over the subsets it ran on (`count`); `chosen` marks the
-    highest mean over the subsets every candidate of that dataset and size ran on (a paired
-    comparison: a subset's difficulty does not favour whoever ran on it)."""
+    per dataset, size and classifier over the subsets it ran on (`count`).
+
+    `chosen` marks one candidate per dataset and size, compared on the subsets every candidate
+    there ran on (a paired comparison: a subset's difficulty does not favour whoever ran on it):
+    of those whose mean is within one standard error of the highest (`margin`, the binomial
+    error of the highest over its held-out images), the first in `order` (the grid's, from the
+    fewest changes to the most). A difference below the held-out set's own noise does not pick
+    the more elaborate recipe: the one-standard-error rule."""
     keys = ["dataset", "n_per_class"]
     table = (
         rows.groupby([*keys, "classifier"])["validation_accuracy"]
         .agg(["mean", "std", "count"])
         .reset_index()
     )
-    table["chosen"] = False
+    table["chosen"], table["margin"] = False, float("nan")
+    rank = {name: i for i, name in enumerate(order)}
     for point, group in rows.groupby(keys):
         by_classifier = group.groupby("classifier")["subset_seed"].apply(set)
         shared = set.intersection(*by_classifier)
         if not shared:
             continue
-        paired = group[group["subset_seed"].isin(shared)]
-        best = paired.groupby("classifier")["validation_accuracy"].mean().idxmax()
+        paired = group[group["subset_seed"].isin(shared)].groupby("classifier")
+        means, images = paired["validation_accuracy"].mean(), paired["validation_images"].sum()
+        best = means.idxmax()
+        margin = math.sqrt(means[best] * (1 - means[best]) / images[best])
+        near = [name for name in means.index if means[name] >= means[best] - margin]
+        pick = min(near, key=lambda name: (rank.get(name, len(rank)), -means[name]))
         mine = (table[keys[0]] == point[0]) & (table[keys[1]] == point[1])
-        table.loc[mine & (table["classifier"] == best), "chosen"] = True
+        table.loc[mine, "margin"] = margin
+        table.loc[mine & (table["classifier"] == pick), "chosen"] = True
     return table

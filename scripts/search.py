@@ -9,7 +9,8 @@ held-out training images (never the test split); docs/results/search/<grid>.csv.
 
 import argparse
 
-from fewshot_results.search import ROWS_DIR, load_search, read_rows, run_search
+from fewshot_results.search import read_rows, run_search
+from fewshot_results.search_grid import ROWS_DIR, candidate_order, load_search
 from fewshot_results.shards import parse_shard, shard_points
 from fewshot_results.stats import search_summary
 
@@ -28,7 +29,7 @@ def main() -> None:
         return
     if not args.summary:
         run_search(points, out)
-    print(search_summary(read_rows(out)).to_string(index=False))
+    print(search_summary(read_rows(out), candidate_order(args.grid)).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -73,3 +73,40 @@ def test_the_docs_tables_are_generated_from_the_committed_rows() -> None:
         assert results_page(rows, paired, REPO / page) == text, (
             f"{page}'s tables are stale: make pages"
         )
+
+
+def test_the_tuned_baseline_is_read_from_the_preset_of_the_classifier_the_search_chose() -> None:
+    from fewshot_results.pages import tuned_answer, tuned_points, tuned_table
+    from fewshot_results.stats import paired_differences
+
+    search = pd.DataFrame(
+        [("mnist", 10, "strong", 1, 0.940), ("mnist", 10, "strong-mild", 1, 0.950),
+         ("mnist", 50, "strong", 1, 0.980), ("mnist", 50, "strong-mild", 1, 0.981),
+         ("fashion-mnist", 100, "strong", 1, 0.83), ("fashion-mnist", 100, "strong-flip", 1, 0.86)],
+        columns=["dataset", "n_per_class", "classifier", "subset_seed", "validation_accuracy"],
+    ).assign(validation_images=5000)  # fmt: skip
+    tuned = tuned_points(search)
+    # at 50 the mild warp's +0.1 is within one standard error (0.2): `strong` stays
+    assert tuned[["n_per_class", "preset"]].values.tolist() == [
+        [100, "protocol-flip"], [10, "protocol-mild"], [50, "protocol"]
+    ]  # fmt: skip
+    rows = pd.DataFrame(
+        [{"dataset": "mnist", "config": config, "n_per_class": n, "source": source,
+          "subset_seed": seed, "machine": "cpu", "test_accuracy": acc + (gain if source ==
+          "mixed" else 0)}
+         for config, n, acc, gains in (("protocol", 10, 0.94, [0.01, 0.01, 0.012]),
+                                       ("protocol-mild", 10, 0.955, [0.001, -0.002, 0.0]),
+                                       ("protocol", 50, 0.983, [0.003, 0.002, 0.004]))
+         for seed, gain in enumerate(gains, start=1) for source in ("real", "mixed")]
+    )  # fmt: skip
+    paired = paired_differences(rows)
+    lines = tuned_table(rows, paired, tuned).splitlines()[2:]
+    assert lines[0].startswith("| fashion-mnist | 100 | `strong-flip` (`protocol-flip`) | not run")
+    assert lines[1].startswith("| mnist | 10 | `strong-mild` (`protocol-mild`) | 95.50 ± 0.00% ")
+    assert "| 94.00 ± 0.00% |" in lines[1] and "| no difference shown | 3 |" in lines[1]
+    assert lines[2].startswith("| mnist | 50 | `strong` (`protocol`) | 98.30")
+    assert "| mixed adds | 3 |" in lines[2]
+    answer = tuned_answer(rows, paired, tuned)
+    assert "fashion-mnist at 100: not run yet" in answer
+    assert "mnist at 10 (`protocol-mild`, 3 subsets) real 95.50 ± 0.00%, mixed 95.47" in answer
+    assert "−0.03 (−0.41 to +0.35), no difference shown" in answer

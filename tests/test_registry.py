@@ -13,3 +13,18 @@ def test_a_configuration_is_classified_from_its_preset_or_the_registry() -> None
     assert classifier_of("sweep-recipe-h100-lenet") == "lenet"  # the registry's overrides
     with pytest.raises(ValueError, match="no-such-config.*conf/registry.yaml"):
         classifier_of("no-such-config")  # unknown: an error, not a guess from the name
+
+
+def test_each_baseline_preset_is_the_protocol_with_its_classifier_preset() -> None:
+    from fewshot_results.compose import composed
+    from fewshot_results.registry import baselines
+
+    protocol = composed(["experiment=protocol"])
+    mixing = {"synthetic_fraction": protocol["classifier"]["synthetic_fraction"]}
+    for classifier, preset in baselines().items():
+        params = composed([f"experiment={preset}"])
+        alone = composed([f"classifier={classifier}"])["classifier"]
+        assert params["classifier"] == {**alone, **mixing}, preset
+        assert {k: v for k, v in params.items() if k != "classifier"} == {
+            k: v for k, v in protocol.items() if k != "classifier"
+        }, f"{preset}: more than the classifier differs from protocol"

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from fewshot_results import search
-from fewshot_results.search import Point, append_row, done_keys, load_search, read_rows
+from fewshot_results.search import append_row, done_keys, read_rows
+from fewshot_results.search_grid import Point, candidate_order, load_search
 from fewshot_results.stats import search_summary
 from tests.conftest import REPO, tiny_split
 
@@ -73,8 +74,16 @@ def test_rows_append_under_a_lock_and_finished_points_are_skipped(tmp_path, monk
     assert len(read_rows(out)) == 2
 
 
-def test_the_summary_chooses_on_the_subsets_every_candidate_ran_on() -> None:
+def summary_rows(points: list[tuple]) -> pd.DataFrame:
     rows = pd.DataFrame(
+        points,
+        columns=["dataset", "n_per_class", "classifier", "subset_seed", "validation_accuracy"],
+    )
+    return rows.assign(validation_images=5000)
+
+
+def test_the_summary_chooses_on_the_subsets_every_candidate_ran_on() -> None:
+    rows = summary_rows(
         [
             ("mnist", 10, "strong", 1, 0.94),
             ("mnist", 10, "strong", 2, 0.95),
@@ -82,11 +91,40 @@ def test_the_summary_chooses_on_the_subsets_every_candidate_ran_on() -> None:
             ("mnist", 10, "strong-mild", 2, 0.955),
             ("mnist", 10, "strong-mild-short", 1, 0.955),  # on subset 1 only
             ("mnist", 20, "strong", 1, 0.97),
-        ],
-        columns=["dataset", "n_per_class", "classifier", "subset_seed", "validation_accuracy"],
+        ]
     )
     table = search_summary(rows)
     # on subset 1, the one all three share: strong-mild 0.96 beats short's 0.955 (whose mean
     # over its one subset is above strong-mild's 0.9575 over two)
     assert table.loc[table["chosen"], "classifier"].tolist() == ["strong-mild", "strong"]
     assert table.set_index("classifier").loc["strong-mild", "count"] == 2
+
+
+def test_a_lead_within_one_standard_error_goes_to_the_candidate_the_grid_lists_first() -> None:
+    # margin at 0.95 over 5,000 held-out images: sqrt(0.95 * 0.05 / 5000) = 0.0031
+    rows = summary_rows(
+        [
+            ("mnist", 10, "strong", 1, 0.9412),
+            ("mnist", 10, "strong-mild", 1, 0.9498),
+            ("mnist", 10, "strong-mild-decay", 1, 0.9504),  # +0.0006: within the margin
+            ("mnist", 20, "strong", 1, 0.9618),
+            ("mnist", 20, "strong-mild", 1, 0.9686),  # +0.0068: beyond it
+        ]
+    )
+    order = ["strong", "strong-mild", "strong-mild-decay"]
+    table = search_summary(rows, order)
+    assert table.loc[table["chosen"], "classifier"].tolist() == ["strong-mild", "strong-mild"]
+    assert table["margin"].iloc[0] == pytest.approx((0.9504 * 0.0496 / 5000) ** 0.5)
+    # with no order the highest mean wins, as before
+    unordered = search_summary(rows)
+    assert unordered.loc[unordered["chosen"], "classifier"].tolist() == [
+        "strong-mild-decay",
+        "strong-mild",
+    ]
+
+
+def test_the_committed_grid_lists_each_datasets_candidates_from_the_fewest_changes() -> None:
+    order = candidate_order("baseline", REPO / "conf/study")
+    assert order[0] == "strong" and order.index("strong-mild") < order.index("strong-mild-decay")
+    assert order.index("strong-flip") < order.index("strong-flip-erase")
+    assert len(order) == len(set(order))
