@@ -221,14 +221,22 @@ def tuned_points(search_rows: pd.DataFrame) -> pd.DataFrame:
     return chosen.assign(preset=chosen["classifier"].map(baselines()))
 
 
-def _source_cell(rows: pd.DataFrame, point: pd.Series, preset: str, source: str) -> str:
-    mine = rows[
+def _point_rows(rows: pd.DataFrame, point: pd.Series, preset: str) -> pd.DataFrame:
+    return rows[
         (rows["dataset"] == point["dataset"])
         & (rows["n_per_class"] == point["n_per_class"])
         & (rows["config"] == preset)
-        & (rows["source"] == source)
     ]
-    acc = 100 * mine["test_accuracy"]
+
+
+def _paired_seeds(mine: pd.DataFrame) -> set[int]:
+    """The subsets with both a real and a mixed row: those mixed - real is paired on."""
+    by_source = mine.groupby("source")["subset_seed"].apply(set)
+    return set(by_source.get("real", set())) & set(by_source.get("mixed", set()))
+
+
+def _source_cell(mine: pd.DataFrame, source: str, seeds: set[int]) -> str:
+    acc = 100 * mine[(mine["source"] == source) & mine["subset_seed"].isin(seeds)]["test_accuracy"]
     return accuracy_cell(acc.mean(), acc.std(), len(acc)) if len(acc) else "not run"
 
 
@@ -242,9 +250,21 @@ def _gap(paired: pd.DataFrame, point: pd.Series, preset: str) -> pd.Series | Non
     return None if gap.empty else gap.iloc[0]
 
 
+def _protocol_cell(rows: pd.DataFrame, point: pd.Series, seeds: set[int]) -> str:
+    """`protocol`'s real-only accuracy on the same subsets (all of its own before any ran)."""
+    mine = _point_rows(rows, point, "protocol")
+    own = set(mine[mine["source"] == "real"]["subset_seed"])
+    shared = own & seeds if seeds else own
+    cell = _source_cell(mine, "real", shared)
+    if shared != seeds:
+        cell += f" ({runs_text(len(shared), len(shared))})"
+    return cell
+
+
 def tuned_table(rows: pd.DataFrame, paired: pd.DataFrame, tuned: pd.DataFrame) -> str:
     """Per dataset and size the search covers: the chosen classifier's preset, its real-only
-    test accuracy beside the untuned `protocol`'s, and mixed - real with the chosen one."""
+    and mixed test accuracy on the subsets mixed - real is paired on, and the untuned
+    `protocol`'s real-only accuracy on those same subsets."""
     lines = [
         "| dataset | n per class | baseline (preset) | real only | real only, `protocol` "
         "| mixed | mixed − real (95% CI) | verdict | subsets |",
@@ -255,43 +275,53 @@ def tuned_table(rows: pd.DataFrame, paired: pd.DataFrame, tuned: pd.DataFrame) -
         if not isinstance(preset, str):
             cells = [f"`{point['classifier']}` (no preset)", *[""] * 6]
         else:
-            gap = _gap(paired, point, preset)
+            mine = _point_rows(rows, point, preset)
+            seeds, gap = _paired_seeds(mine), _gap(paired, point, preset)
             cells = [
                 f"`{point['classifier']}` (`{preset}`)",
-                _source_cell(rows, point, preset, "real"),
-                _source_cell(rows, point, "protocol", "real"),
-                _source_cell(rows, point, preset, "mixed"),
+                _source_cell(mine, "real", seeds),
+                _protocol_cell(rows, point, seeds),
+                _source_cell(mine, "mixed", seeds),
                 "" if gap is None else gap_cell(gap),
                 "" if gap is None else gap["verdict"],
-                "" if gap is None else str(gap["subsets"]),
+                str(len(seeds)),
             ]
         lines.append(f"| {point['dataset']} | {point['n_per_class']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def _tuned_part(rows: pd.DataFrame, paired: pd.DataFrame, point: pd.Series) -> str:
+    preset, where = point["preset"], f"{point['dataset']} at {point['n_per_class']}"
+    if not isinstance(preset, str):
+        return f"{where}: `{point['classifier']}` has no preset in conf/registry.yaml `baselines`"
+    mine = _point_rows(rows, point, preset)
+    seeds, gap = _paired_seeds(mine), _gap(paired, point, preset)
+    if gap is None or not seeds:
+        reals = set(mine[mine["source"] == "real"]["subset_seed"])
+        return f"{where} (`{preset}`): " + (
+            f"real only so far, {_source_cell(mine, 'real', reals)}" if reals else "not run yet"
+        )
+    real, mixed = (_source_cell(mine, source, seeds) for source in ("real", "mixed"))
+    numbers = f"{100 * gap['mean']:+.2f}"
+    if gap["subsets"] >= 2:
+        numbers += f" ({interval_text(gap['ci_low'], gap['ci_high'])})"
+    return (
+        f"{where} (`{preset}`, {runs_text(len(seeds), len(seeds))}) real {real}, mixed {mixed}: "
+        f"{numbers.replace('-', '−')}, {gap['verdict']}"
+    )
+
+
 def tuned_answer(rows: pd.DataFrame, paired: pd.DataFrame, tuned: pd.DataFrame) -> str:
     """The README's answer against the tuned baseline: per dataset and size, the preset, its
-    real-only and mixed accuracy and mixed - real worded by its interval."""
-    parts = []
-    for _, point in tuned.iterrows():
-        preset, where = point["preset"], f"{point['dataset']} at {point['n_per_class']}"
-        gap = _gap(paired, point, preset) if isinstance(preset, str) else None
-        if gap is None:
-            parts.append(f"{where}: not run yet")
-            continue
-        real, mixed = (_source_cell(rows, point, preset, s) for s in ("real", "mixed"))
-        interval = interval_text(gap["ci_low"], gap["ci_high"], none="one subset")
-        numbers = f"{100 * gap['mean']:+.2f} ({interval})".replace("-", "−")
-        parts.append(
-            f"{where} (`{preset}`, {runs_text(gap['subsets'], gap['subsets'])}) real {real}, "
-            f"mixed {mixed}: {numbers}, {gap['verdict']}"
-        )
+    real-only and mixed accuracy and mixed - real (on the same subsets), worded by its
+    interval."""
+    parts = [_tuned_part(rows, paired, point) for _, point in tuned.iterrows()]
     if not parts:
         return ""
     return (
-        "**Against a real-only CNN tuned per dataset and size** (chosen on held-out training "
-        "images; [search](docs/results.md#the-real-only-baseline-per-dataset-and-size)), "
-        "mixed − real in points: " + "; ".join(parts) + "."
+        "**Against a real-only CNN tuned per dataset and size** (where the search ran; chosen "
+        "on held-out training images, [search](docs/results.md#the-real-only-baseline-per-"
+        "dataset-and-size)), mixed − real in points: " + "; ".join(parts) + "."
     )
 
 

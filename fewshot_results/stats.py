@@ -154,16 +154,17 @@ def binomial_limit(a: float, n_a: int, b: float, n_b: int) -> float:
     return Z95 * math.sqrt(a * (1 - a) / n_a + b * (1 - b) / n_b)
 
 
-def search_summary(rows: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
+def search_summary(rows: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     """The baseline search's rows (fewshot_results/search.py): mean and sd of held-out accuracy
     per dataset, size and classifier over the subsets it ran on (`count`).
 
     `chosen` marks one candidate per dataset and size, compared on the subsets every candidate
     there ran on (a paired comparison: a subset's difficulty does not favour whoever ran on it):
-    of those whose mean is within one standard error of the highest (`margin`, the binomial
-    error of the highest over its held-out images), the first in `order` (the grid's, from the
-    fewest changes to the most). A difference below the held-out set's own noise does not pick
-    the more elaborate recipe: the one-standard-error rule."""
+    of those whose mean is within `margin` of the highest, the first in `order` (the grid's,
+    from the fewest changes to the most). `margin` is one binomial standard error of the
+    highest on one held-out set: a rule of thumb for parsimony (the one-standard-error rule),
+    which leaves out run-to-run noise."""
+    rows = rows.dropna(subset=["validation_accuracy"])
     keys = ["dataset", "n_per_class"]
     table = (
         rows.groupby([*keys, "classifier"])["validation_accuracy"]
@@ -178,7 +179,7 @@ def search_summary(rows: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFram
         if not shared:
             continue
         paired = group[group["subset_seed"].isin(shared)].groupby("classifier")
-        means, images = paired["validation_accuracy"].mean(), paired["validation_images"].sum()
+        means, images = paired["validation_accuracy"].mean(), paired["validation_images"].mean()
         best = means.idxmax()
         margin = math.sqrt(means[best] * (1 - means[best]) / images[best])
         near = [name for name in means.index if means[name] >= means[best] - margin]

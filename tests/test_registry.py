@@ -21,6 +21,7 @@ def test_each_baseline_preset_is_the_protocol_with_its_classifier_preset() -> No
 
     protocol = composed(["experiment=protocol"])
     mixing = {"synthetic_fraction": protocol["classifier"]["synthetic_fraction"]}
+    assert baselines(), "conf/registry.yaml names no baselines"
     for classifier, preset in baselines().items():
         params = composed([f"experiment={preset}"])
         alone = composed([f"classifier={classifier}"])["classifier"]
@@ -28,3 +29,15 @@ def test_each_baseline_preset_is_the_protocol_with_its_classifier_preset() -> No
         assert {k: v for k, v in params.items() if k != "classifier"} == {
             k: v for k, v in protocol.items() if k != "classifier"
         }, f"{preset}: more than the classifier differs from protocol"
+
+
+def test_every_classifier_the_committed_search_chose_has_its_preset() -> None:
+    import pandas as pd
+
+    from fewshot_results.pages import SEARCH_ROWS, tuned_points
+    from tests.conftest import REPO
+
+    tuned = tuned_points(pd.read_csv(REPO / SEARCH_ROWS))
+    assert not tuned.empty
+    missing = tuned[tuned["preset"].isna()]["classifier"].tolist()
+    assert not missing, f"add {missing} to conf/registry.yaml baselines, with a preset"
