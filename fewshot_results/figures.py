@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fewshot_results.pages import runs_text
+from fewshot_results.cells import runs_text
 from fewshot_results.registry import curves
 
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as figures name them

@@ -7,22 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from fewshot_results.cells import accuracy_cell, gap_cell, runs_text
 from fewshot_results.machines import machine_name
 from fewshot_results.registry import baselines, curves, headline, preset_description, presets
 from fewshot_results.search_grid import candidate_order
 from fewshot_results.stats import interval_text, search_summary, summarise
-
-
-def gap_cell(gap: pd.Series) -> str:
-    """A paired difference in points with its interval: "+0.11 (-0.02 to +0.23)"."""
-    interval = interval_text(gap["ci_low"], gap["ci_high"], none="one subset")
-    return f"{100 * gap['mean']:+.2f} ({interval})"
-
-
-def accuracy_cell(mean: float, sd: float, runs: int) -> str:
-    """An accuracy (mean and sd in percent), with its sd where there are two runs or more."""
-    spread = "" if runs < 2 else f" ± {sd:.2f}"
-    return f"{mean:.2f}{spread}%"
+from fewshot_results.tuned import SEARCH_GRID, tuned_answer, tuned_points, tuned_table
 
 
 def paired_markdown(paired: pd.DataFrame) -> str:
@@ -41,7 +31,6 @@ def paired_markdown(paired: pd.DataFrame) -> str:
 
 
 RESULTS_PAGE = Path("docs/results.md")
-SEARCH_GRID = "baseline"  # the real-only baseline search: conf/study/baseline.yaml
 SEARCH_ROWS = Path(f"docs/results/search/{SEARCH_GRID}.csv")
 
 
@@ -213,118 +202,6 @@ def search_table(search_rows: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def tuned_points(search_rows: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and size the search ran: the classifier it chose, its held-out mean, and the
-    preset that runs the protocol with it (`conf/registry.yaml` baselines; NaN for none)."""
-    table = search_summary(search_rows, candidate_order(SEARCH_GRID))
-    chosen = table[table["chosen"]].reset_index(drop=True)
-    return chosen.assign(preset=chosen["classifier"].map(baselines()))
-
-
-def _point_rows(rows: pd.DataFrame, point: pd.Series, preset: str) -> pd.DataFrame:
-    return rows[
-        (rows["dataset"] == point["dataset"])
-        & (rows["n_per_class"] == point["n_per_class"])
-        & (rows["config"] == preset)
-    ]
-
-
-def _paired_seeds(mine: pd.DataFrame) -> set[int]:
-    """The subsets with both a real and a mixed row: those mixed - real is paired on."""
-    by_source = mine.groupby("source")["subset_seed"].apply(set)
-    return set(by_source.get("real", set())) & set(by_source.get("mixed", set()))
-
-
-def _source_cell(mine: pd.DataFrame, source: str, seeds: set[int]) -> str:
-    acc = 100 * mine[(mine["source"] == source) & mine["subset_seed"].isin(seeds)]["test_accuracy"]
-    return accuracy_cell(acc.mean(), acc.std(), len(acc)) if len(acc) else "not run"
-
-
-def _gap(paired: pd.DataFrame, point: pd.Series, preset: str) -> pd.Series | None:
-    gap = paired[
-        (paired["dataset"] == point["dataset"])
-        & (paired["n_per_class"] == point["n_per_class"])
-        & (paired["config"] == preset)
-        & (paired["comparison"] == "mixed - real")
-    ]
-    return None if gap.empty else gap.iloc[0]
-
-
-def _protocol_cell(rows: pd.DataFrame, point: pd.Series, seeds: set[int]) -> str:
-    """`protocol`'s real-only accuracy on the same subsets (all of its own before any ran)."""
-    mine = _point_rows(rows, point, "protocol")
-    own = set(mine[mine["source"] == "real"]["subset_seed"])
-    shared = own & seeds if seeds else own
-    cell = _source_cell(mine, "real", shared)
-    if shared != seeds:
-        cell += f" ({runs_text(len(shared), len(shared))})"
-    return cell
-
-
-def tuned_table(rows: pd.DataFrame, paired: pd.DataFrame, tuned: pd.DataFrame) -> str:
-    """Per dataset and size the search covers: the chosen classifier's preset, its real-only
-    and mixed test accuracy on the subsets mixed - real is paired on, and the untuned
-    `protocol`'s real-only accuracy on those same subsets."""
-    lines = [
-        "| dataset | n per class | baseline (preset) | real only | real only, `protocol` "
-        "| mixed | mixed − real (95% CI) | verdict | subsets |",
-        "|:--|--:|:--|--:|--:|--:|--:|:--|--:|",
-    ]
-    for _, point in tuned.iterrows():
-        preset = point["preset"]
-        if not isinstance(preset, str):
-            cells = [f"`{point['classifier']}` (no preset)", *[""] * 6]
-        else:
-            mine = _point_rows(rows, point, preset)
-            seeds, gap = _paired_seeds(mine), _gap(paired, point, preset)
-            cells = [
-                f"`{point['classifier']}` (`{preset}`)",
-                _source_cell(mine, "real", seeds),
-                _protocol_cell(rows, point, seeds),
-                _source_cell(mine, "mixed", seeds),
-                "" if gap is None else gap_cell(gap),
-                "" if gap is None else gap["verdict"],
-                str(len(seeds)),
-            ]
-        lines.append(f"| {point['dataset']} | {point['n_per_class']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _tuned_part(rows: pd.DataFrame, paired: pd.DataFrame, point: pd.Series) -> str:
-    preset, where = point["preset"], f"{point['dataset']} at {point['n_per_class']}"
-    if not isinstance(preset, str):
-        return f"{where}: `{point['classifier']}` has no preset in conf/registry.yaml `baselines`"
-    mine = _point_rows(rows, point, preset)
-    seeds, gap = _paired_seeds(mine), _gap(paired, point, preset)
-    if gap is None or not seeds:
-        reals = set(mine[mine["source"] == "real"]["subset_seed"])
-        return f"{where} (`{preset}`): " + (
-            f"real only so far, {_source_cell(mine, 'real', reals)}" if reals else "not run yet"
-        )
-    real, mixed = (_source_cell(mine, source, seeds) for source in ("real", "mixed"))
-    numbers = f"{100 * gap['mean']:+.2f}"
-    if gap["subsets"] >= 2:
-        numbers += f" ({interval_text(gap['ci_low'], gap['ci_high'])})"
-    return (
-        f"{where} (`{preset}`, {runs_text(len(seeds), len(seeds))}) real {real}, mixed {mixed}: "
-        f"{numbers.replace('-', '−')}, {gap['verdict']}"
-    )
-
-
-def tuned_answer(rows: pd.DataFrame, paired: pd.DataFrame, tuned: pd.DataFrame) -> str:
-    """The README's answer against the tuned baseline: per dataset and size, the preset, its
-    real-only and mixed accuracy and mixed - real (on the same subsets), worded by its
-    interval."""
-    parts = [_tuned_part(rows, paired, point) for _, point in tuned.iterrows()]
-    if not parts:
-        return ""
-    return (
-        "**Against a real-only CNN tuned per dataset and size** (where the search ran; chosen "
-        "on held-out training images, [search](docs/results.md#the-real-only-baseline-per-"
-        "dataset-and-size)), mixed − real in points: " + "; ".join(parts) + "."
-    )
-
-
 def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_PAGE) -> str:
     """The results page with its generated tables brought up to date with the rows."""
     text = page.read_text()
@@ -341,11 +218,6 @@ def results_page(rows: pd.DataFrame, paired: pd.DataFrame, page: Path = RESULTS_
         text = replace_block(text, "table:tuned", tuned_table(rows, paired, tuned))
         text = replace_block(text, "answer:tuned", tuned_answer(rows, paired, tuned))
     return replace_block(text, "table:verdicts", verdict_table(paired))
-
-
-def runs_text(subsets: int, runs: int) -> str:
-    text = "1 subset" if subsets == 1 else f"{subsets} subsets"
-    return text if runs == subsets else f"{text}, {runs} runs"
 
 
 STUDY_TABLE_HEADER = """# The study: every configuration

@@ -40,8 +40,6 @@ def paired_differences(rows: pd.DataFrame) -> pd.DataFrame:
     The two accuracies of a pair come from the same experiment (same subset, same machine);
     a subset run on several machines counts once, at the mean of its runs, so the interval is
     over independent subsets (n - 1 degrees of freedom)."""
-    from scipy import stats
-
     keys = ["dataset", "config", "n_per_class"]
     wide = rows.pivot_table(
         index=[*keys, "subset_seed", "machine"], columns="source", values="test_accuracy"
@@ -54,12 +52,8 @@ def paired_differences(rows: pd.DataFrame) -> pd.DataFrame:
         per_subset = gap.groupby([*keys, "subset_seed"])["gap"].mean().reset_index()
         for point, group in per_subset.groupby(keys):
             values = group.sort_values("subset_seed")["gap"].to_numpy()
-            n, mean = len(values), float(values.mean())
-            if n > 1:
-                half = float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n))
-                low, high = mean - half, mean + half
-            else:
-                low = high = float("nan")
+            n = len(values)
+            mean, low, high = t_interval(values)
             out.append(
                 {
                     **dict(zip(keys, point, strict=True)),
@@ -73,6 +67,17 @@ def paired_differences(rows: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(out)
+
+
+def t_interval(values: np.ndarray) -> tuple[float, float, float]:
+    """The mean of per-subset differences and its 95% t interval (NaN bounds for one)."""
+    from scipy import stats
+
+    n, mean = len(values), float(np.mean(values))
+    if n < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half
 
 
 def paired_verdict(low: float, high: float, better: str, subsets: int) -> str:

@@ -76,8 +76,8 @@ def test_the_docs_tables_are_generated_from_the_committed_rows() -> None:
 
 
 def test_the_tuned_baseline_is_read_from_the_preset_of_the_classifier_the_search_chose() -> None:
-    from fewshot_results.pages import tuned_answer, tuned_points, tuned_table
     from fewshot_results.stats import paired_differences
+    from fewshot_results.tuned import tuned_answer, tuned_points, tuned_table
 
     search = pd.DataFrame(
         [("mnist", 10, "strong", 1, 0.940), ("mnist", 10, "strong-mild", 1, 0.950),
@@ -103,9 +103,12 @@ def test_the_tuned_baseline_is_read_from_the_preset_of_the_classifier_the_search
     lines = tuned_table(rows, paired, tuned).splitlines()[2:]
     assert lines[0].startswith("| fashion-mnist | 100 | `strong-flip` (`protocol-flip`) | not run")
     assert lines[1].startswith("| mnist | 10 | `strong-mild` (`protocol-mild`) | 95.50 ± 0.00% ")
-    assert "| 94.00 ± 0.00% |" in lines[1] and "| no difference shown | 3 |" in lines[1]
+    assert "| 94.00 ± 0.00% |" in lines[1] and "| no difference shown | +0.43" in lines[1]
+    assert "| 95.07 ± 0.12% |" in lines[1]  # protocol's mixed on the same subsets
+    # the tuned real-only against protocol's mixed, paired per subset: +0.50, +0.50, +0.30
+    assert "| +0.43 (+0.15 to +0.72) | 3 |" in lines[1]
     assert lines[2].startswith("| mnist | 50 | `strong` (`protocol`) | 98.30")
-    assert "| mixed adds | 3 |" in lines[2]
+    assert "| mixed adds | -0.30 (-0.55 to -0.05) | 3 |" in lines[2]
     answer = tuned_answer(rows, paired, tuned)
     assert "fashion-mnist at 100 (`protocol-flip`): not run yet" in answer
     assert "mnist at 10 (`protocol-mild`, 3 subsets) real 95.50 ± 0.00%, mixed 95.47" in answer

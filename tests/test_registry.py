@@ -34,7 +34,8 @@ def test_each_baseline_preset_is_the_protocol_with_its_classifier_preset() -> No
 def test_every_classifier_the_committed_search_chose_has_its_preset() -> None:
     import pandas as pd
 
-    from fewshot_results.pages import SEARCH_ROWS, tuned_points
+    from fewshot_results.pages import SEARCH_ROWS
+    from fewshot_results.tuned import tuned_points
     from tests.conftest import REPO
 
     tuned = tuned_points(pd.read_csv(REPO / SEARCH_ROWS))
