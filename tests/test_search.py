@@ -132,3 +132,23 @@ def test_the_committed_grid_lists_each_candidate_after_the_preset_it_changes() -
         text = (REPO / "conf/classifier" / f"{name}.yaml").read_text()
         parent = next(d for d in yaml.safe_load(text)["defaults"] if d != "_self_")
         assert parent in order and order.index(parent) < order.index(name), name
+
+
+def test_the_command_line_runs_part_of_a_grid_or_names_what_matched_nothing(
+    monkeypatch, capsys
+) -> None:
+    from tests.conftest import load_script
+
+    main = load_script("search").main
+    monkeypatch.chdir(REPO)
+    argv = ["search.py", "--datasets", "mnist", "--n-per-class", "10", "--seeds", "2", "--plan"]
+    monkeypatch.setattr("sys.argv", argv)
+    main()
+    planned = capsys.readouterr().out.splitlines()
+    assert len(planned) == 4 and all(
+        "seed=2, dataset='mnist', n_per_class=10" in p for p in planned
+    )
+    monkeypatch.setattr("sys.argv", ["search.py", "--n-per-class", "7", "--plan"])
+    with pytest.raises(SystemExit):
+        main()
+    assert "no point of conf/study/baseline.yaml matches" in capsys.readouterr().err
