@@ -130,10 +130,14 @@ def _tuned_part(rows: pd.DataFrame, paired: pd.DataFrame, point: pd.Series) -> s
     numbers = f"{100 * gap['mean']:+.2f}"
     if gap["subsets"] >= 2:
         numbers += f" ({interval_text(gap['ci_low'], gap['ci_high'])})"
-    return (
+    text = (
         f"{where} (`{preset}`, {runs_text(len(seeds), len(seeds))}) real {real}, mixed {mixed}: "
         f"{numbers.replace('-', '−')}, {gap['verdict']}"
     )
+    against = real_against_protocol_mixed(rows, point, preset) if preset != "protocol" else ""
+    if against:
+        text += f" (its real alone − `protocol`'s mixed: {against.replace('-', '−')})"
+    return text
 
 
 def tuned_answer(rows: pd.DataFrame, paired: pd.DataFrame, tuned: pd.DataFrame) -> str:
