@@ -10,7 +10,7 @@ import pandas as pd
 from fewshot_results.cells import accuracy_cell, gap_cell, runs_text
 from fewshot_results.machines import machine_name
 from fewshot_results.registry import baselines, curves, headline, preset_description, presets
-from fewshot_results.search_grid import candidate_order
+from fewshot_results.search_grid import ROWS_DIR, candidate_order
 from fewshot_results.stats import interval_text, search_summary, summarise
 from fewshot_results.tuned import SEARCH_GRID, tuned_answer, tuned_points, tuned_table
 
@@ -31,7 +31,7 @@ def paired_markdown(paired: pd.DataFrame) -> str:
 
 
 RESULTS_PAGE = Path("docs/results.md")
-SEARCH_ROWS = Path(f"docs/results/search/{SEARCH_GRID}.csv")
+SEARCH_ROWS = ROWS_DIR / f"{SEARCH_GRID}.csv"
 
 
 # Pages whose tables the tabulation writes (between <!-- table:... --> markers).

@@ -70,6 +70,15 @@ def collect(out: Path, revs: list[str] | None = None) -> pd.DataFrame:
     return tabulate(rows, out)
 
 
+def merge_csv(out: Path, other: Path) -> pd.DataFrame:
+    """The rows of another clone's study CSV (a lane that collected its own experiments)
+    merged into `out`.csv as `collect` merges experiments, then tabulated."""
+    csv = out.with_suffix(".csv")
+    rows = merge_rows(pd.read_csv(csv), pd.read_csv(other))
+    rows.to_csv(csv, index=False)
+    return tabulate(rows, out)
+
+
 def tabulate(rows: pd.DataFrame, out: Path) -> pd.DataFrame:
     """The summary table and figures of the rows, beside the CSV."""
     if rows.empty:

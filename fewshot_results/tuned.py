@@ -37,8 +37,12 @@ def _paired_seeds(mine: pd.DataFrame) -> set[int]:
     return set(by_source.get("real", set())) & set(by_source.get("mixed", set()))
 
 
+def _select(mine: pd.DataFrame, source: str, seeds: set[int]) -> pd.DataFrame:
+    return mine[(mine["source"] == source) & mine["subset_seed"].isin(seeds)]
+
+
 def _source_cell(mine: pd.DataFrame, source: str, seeds: set[int]) -> str:
-    acc = 100 * mine[(mine["source"] == source) & mine["subset_seed"].isin(seeds)]["test_accuracy"]
+    acc = 100 * _select(mine, source, seeds)["test_accuracy"]
     return accuracy_cell(acc.mean(), acc.std(), len(acc)) if len(acc) else "not run"
 
 
@@ -64,8 +68,9 @@ def _protocol_cell(rows: pd.DataFrame, point: pd.Series, seeds: set[int], source
 
 
 def _per_subset(mine: pd.DataFrame, source: str, seeds: set[int]) -> pd.Series:
-    chosen = mine[(mine["source"] == source) & mine["subset_seed"].isin(seeds)]
-    return chosen.groupby("subset_seed")["test_accuracy"].mean()  # runs on several machines
+    return (
+        _select(mine, source, seeds).groupby("subset_seed")["test_accuracy"].mean()
+    )  # runs on several machines
 
 
 def real_against_protocol_mixed(rows: pd.DataFrame, point: pd.Series, preset: str) -> str:

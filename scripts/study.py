@@ -6,6 +6,7 @@
     python scripts/study.py --collect-only       # rebuild the CSV, table and figures
     python scripts/study.py --presets fewshot-mlp --n-per-class 100 --seeds 1   # one point
     python scripts/study.py --collect-only --rev abc1234   # the experiments run on abc1234
+    python scripts/study.py --merge ../lane2/docs/results/study/study.csv   # another clone's rows
     python scripts/study.py --tabulate-only      # the table and figures from the CSV alone
     python scripts/study.py --pages              # the README's and results page's blocks
     python scripts/study.py --grid curve --shard 2/4 --remote origin   # machine 2 of 4
@@ -31,7 +32,7 @@ from fewshot_results.experiments import (
 )
 from fewshot_results.registry import PRESETS_DIR, REGISTRY, former_names, load_grid, presets
 from fewshot_results.shards import parse_shard, shard_points
-from fewshot_results.study import collect, run_study, tabulate, write_pages
+from fewshot_results.study import collect, merge_csv, run_study, tabulate, write_pages
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,6 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("docs/results/study/study"))
     parser.add_argument("--plan", action="store_true", help="print the queue commands only")
     parser.add_argument("--collect-only", action="store_true")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        metavar="CSV",
+        help="merge the rows of another clone's study CSV into --out, then tabulate",
+    )
     parser.add_argument(
         "--tabulate-only",
         action="store_true",
@@ -128,6 +135,11 @@ def main() -> None:
             print("->", ", ".join(map(str, write_pages(rows))))
         else:
             tabulate(rows, args.out)
+        return
+    if args.merge:
+        if not args.merge.is_file():
+            sys.exit(f"error: --merge {args.merge}: no such file")
+        merge_csv(args.out, args.merge)
         return
     if shutil.which("dvc") is None:
         sys.exit("error: `dvc` is not on PATH: run `make study` or activate .venv first")

@@ -178,3 +178,24 @@ def test_generator_table_joins_a_strong_cnn_row_to_its_mlp_twin_on_the_same_imag
     assert mlp_twin("fewshot-strong-select") is None
     assert mlp_twin("fewshot-mlp") is None
     assert mlp_twin("fewshot-4k-translation-strong") is None  # retired: no preset to compose
+
+
+def test_another_clones_rows_merge_into_the_csv_as_collected_rows_do(tmp_path) -> None:
+    import pandas as pd
+
+    from fewshot_results.study import merge_csv
+    from tests.conftest import REPO
+
+    rows = pd.read_csv(REPO / "docs/results/study/study.csv")
+    mine = rows[(rows["config"] == "protocol") & (rows["n_per_class"] == 10)]
+    lane = rows[(rows["config"] == "protocol-mild") & (rows["n_per_class"] == 10)]
+    assert len(mine) and len(lane)
+    mine.to_csv(tmp_path / "study.csv", index=False)
+    lane.assign(test_accuracy=0.5).to_csv(tmp_path / "lane.csv", index=False)
+    pd.concat([mine, lane]).to_csv(tmp_path / "again.csv", index=False)
+    merge_csv(tmp_path / "study", tmp_path / "lane.csv")
+    merge_csv(tmp_path / "study", tmp_path / "again.csv")  # the same points again: replaced
+    merged = pd.read_csv(tmp_path / "study.csv")
+    assert len(merged) == len(mine) + len(lane)
+    assert (merged[merged["config"] == "protocol-mild"]["test_accuracy"] != 0.5).all()
+    assert (tmp_path / "study.md").is_file()
